@@ -1,0 +1,23 @@
+"""Tests: the real PostgreSQL and Redis, but their own Redis databases and localstripe port,
+so a running dev portal is never disturbed."""
+
+from .base import *  # noqa: F403
+from .base import BASE_DIR, CACHES, STORAGES, env
+
+DEBUG = False
+SECRET_KEY = env("DJANGO_SECRET_KEY", default="test-only-insecure-key-never-use-in-production-01")
+ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
+
+REDIS_URL = env("TEST_REDIS_URL", default="redis://127.0.0.1:6379/3")
+CACHES["default"]["LOCATION"] = REDIS_URL
+CACHES["default"]["KEY_PREFIX"] = "portal-test"
+CELERY_BROKER_URL = env("TEST_CELERY_BROKER_URL", default="redis://127.0.0.1:6379/2")
+CELERY_RESULT_BACKEND = CELERY_BROKER_URL
+STRIPE_API_BASE = env("TEST_STRIPE_API_BASE", default="http://127.0.0.1:8421")
+
+# Hashing strength is production's concern; tests need a real hasher that is quick.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+MEDIA_ROOT = BASE_DIR / "var" / "test-media"
+
+DEMO_DATA_ALLOWED = True
