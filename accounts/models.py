@@ -1,8 +1,12 @@
-"""Users (e-mail login) and, later, the provider organisations they belong to."""
+"""Users (e-mail login), the provider organisations they form, and their memberships."""
 
 from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models import Q
 from django.db.models.functions import Lower
+
+from accounts.constants import MembershipRole, ProviderStatus, ProviderType, SuspensionCause
 
 
 class UserManager(BaseUserManager["User"]):
@@ -49,3 +53,83 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.email
+
+
+class Provider(models.Model):
+    """An organisation that reads tracking data: a shipper, a platform or a service provider."""
+
+    legal_name = models.CharField(max_length=200)
+    dba_name = models.CharField("doing business as", max_length=200, blank=True)
+    crid = models.CharField(
+        "CRID",
+        max_length=18,
+        blank=True,
+        validators=[RegexValidator(r"^\d{2,18}$", "A CRID is 2 to 18 digits.")],
+        help_text="USPS Customer Registration ID (digits).",
+    )
+    provider_type = models.CharField(max_length=20, choices=ProviderType.choices)
+
+    address_line1 = models.CharField(max_length=200)
+    address_line2 = models.CharField(max_length=200, blank=True)
+    city = models.CharField(max_length=100)
+    state = models.CharField(
+        max_length=2, validators=[RegexValidator(r"^[A-Z]{2}$", "Use the 2-letter state code.")]
+    )
+    zip_code = models.CharField(
+        "ZIP code",
+        max_length=10,
+        validators=[
+            RegexValidator(r"^\d{5}(-\d{4})?$", "Use a ZIP code like 20260 or 20260-0004.")
+        ],
+    )
+    contact_email = models.EmailField()
+    contact_phone = models.CharField(max_length=32)
+
+    status = models.CharField(
+        max_length=20, choices=ProviderStatus.choices, default=ProviderStatus.PENDING_REVIEW
+    )
+    suspension_cause = models.CharField(max_length=20, choices=SuspensionCause.choices, blank=True)
+
+    # Set by billing when an invoice goes unpaid; the access decision denies while it is on.
+    billing_hold = models.BooleanField(default=False)
+    billing_hold_reason = models.CharField(max_length=300, blank=True)
+    billing_hold_at = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["legal_name", "pk"]
+        indexes = [models.Index(fields=["status", "provider_type"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(status=ProviderStatus.SUSPENDED) & ~Q(suspension_cause=""))
+                | (~Q(status=ProviderStatus.SUSPENDED) & Q(suspension_cause="")),
+                name="accounts_provider_cause_iff_suspended",
+            ),
+            models.CheckConstraint(
+                condition=Q(billing_hold=False) | Q(billing_hold_at__isnull=False),
+                name="accounts_provider_billing_hold_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.dba_name or self.legal_name
+
+
+class Membership(models.Model):
+    """A user's role in a provider. A user may belong to several providers."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=MembershipRole.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["provider", "user"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "provider"], name="accounts_membership_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.get_role_display()}) in {self.provider}"

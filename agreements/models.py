@@ -1,0 +1,270 @@
+"""IP agreement versions and signatures, schedule lines, Mailer ID links and the audit log."""
+
+from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.contrib.postgres.fields import ArrayField
+from django.core.validators import MaxValueValidator, RegexValidator
+from django.db import models
+from django.db.models import F, Q
+
+from accounts.constants import ProviderType
+from accounts.models import Provider
+from agreements.constants import (
+    MID_REGEX,
+    AgreementStatus,
+    MidLinkStatus,
+    MidRelation,
+    ScheduleLineStatus,
+)
+
+mid_validator = RegexValidator(
+    MID_REGEX, "A Mailer ID is 6 digits starting 0-8, or 9 digits starting with 9."
+)
+sha256_validator = RegexValidator(r"^[0-9a-f]{64}$", "Expected a lowercase hex SHA-256 digest.")
+
+
+class AgreementVersion(models.Model):
+    """A version of the IP agreement text. Immutable once published (see services)."""
+
+    label = models.CharField(max_length=40, unique=True)
+    text = models.TextField()
+    # SHA-256 of the canonical text (agreements.services.canonical_text); set on publish.
+    text_sha256 = models.CharField(max_length=64, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    effective_at = models.DateTimeField()
+    reacceptance_days = models.PositiveIntegerField(
+        default=30,
+        validators=[MaxValueValidator(3650)],
+        help_text="How long holders of an older version keep access after this one takes effect.",
+    )
+    applies_to = ArrayField(
+        models.CharField(max_length=20, choices=ProviderType.choices),
+        default=list,
+        help_text="Provider types this version applies to.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-effective_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(published_at__isnull=True) | ~Q(text_sha256=""),
+                name="agreements_version_published_has_hash",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"IP agreement {self.label}"
+
+    @property
+    def is_published(self) -> bool:
+        return self.published_at is not None
+
+
+class Agreement(models.Model):
+    """One provider's signature on one agreement version, and staff's decision on it."""
+
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="agreements")
+    version = models.ForeignKey(
+        AgreementVersion, on_delete=models.PROTECT, related_name="agreements"
+    )
+    signer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="signed_agreements"
+    )
+    signer_name = models.CharField("signer's full name", max_length=200)
+    signer_title = models.CharField("signer's title", max_length=200)
+    attested_authority = models.BooleanField(
+        help_text="The signer attested they have authority to bind the provider."
+    )
+    signed_at = models.DateTimeField()
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.TextField(blank=True)
+    signed_text_sha256 = models.CharField(
+        "SHA-256 of the text shown", max_length=64, validators=[sha256_validator]
+    )
+
+    status = models.CharField(
+        max_length=20, choices=AgreementStatus.choices, default=AgreementStatus.SUBMITTED
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-signed_at", "-pk"]
+        constraints = [
+            # The access decision relies on there being at most one agreement in force.
+            models.UniqueConstraint(
+                fields=["provider"],
+                condition=Q(status=AgreementStatus.APPROVED),
+                name="agreements_one_approved_per_provider",
+            ),
+            models.UniqueConstraint(
+                fields=["provider", "version"],
+                condition=Q(status=AgreementStatus.SUBMITTED),
+                name="agreements_one_pending_signature_per_version",
+            ),
+            models.CheckConstraint(
+                condition=Q(attested_authority=True), name="agreements_signer_attested"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} / {self.version.label} ({self.get_status_display()})"
+
+
+class AgreementScheduleLine(models.Model):
+    """A MID the provider neither owns nor is authorized for, requested under an agreement."""
+
+    agreement = models.ForeignKey(
+        Agreement, on_delete=models.PROTECT, related_name="schedule_lines"
+    )
+    mid = models.CharField("MID", max_length=9, validators=[mid_validator])
+    justification = models.TextField()
+    status = models.CharField(
+        max_length=20, choices=ScheduleLineStatus.choices, default=ScheduleLineStatus.REQUESTED
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["agreement", "mid"]
+        indexes = [models.Index(fields=["mid", "status"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agreement", "mid"], name="agreements_schedule_line_unique_mid"
+            ),
+            models.CheckConstraint(
+                condition=Q(mid__regex=MID_REGEX), name="agreements_schedule_line_mid_format"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"MID {self.mid} under {self.agreement}"
+
+
+def evidence_upload_to(instance: "MidLink", filename: str) -> str:
+    return f"mid-evidence/{instance.provider_id}/{filename}"
+
+
+class MidLink(models.Model):
+    """The claim "this provider may read this MID", verified by staff."""
+
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="mid_links")
+    # A string, never an integer: 6-digit MIDs may start with 0.
+    mid = models.CharField("MID", max_length=9, validators=[mid_validator])
+    relation = models.CharField(max_length=20, choices=MidRelation.choices)
+    owner_name = models.CharField(
+        max_length=200, blank=True, help_text="For authorized links: the MID owner's name."
+    )
+    owner_crid = models.CharField(
+        "owner's CRID",
+        max_length=18,
+        blank=True,
+        validators=[RegexValidator(r"^\d{2,18}$", "A CRID is 2 to 18 digits.")],
+    )
+    evidence = models.FileField(
+        upload_to=evidence_upload_to,
+        blank=True,
+        help_text="For authorized links: the owner's letter of authorization.",
+    )
+    status = models.CharField(
+        max_length=20, choices=MidLinkStatus.choices, default=MidLinkStatus.REQUESTED
+    )
+    valid_from = models.DateTimeField()
+    valid_until = models.DateTimeField(null=True, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_at = models.DateTimeField(auto_now_add=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["provider", "mid", "-pk"]
+        indexes = [models.Index(fields=["provider", "mid", "status"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["mid"],
+                condition=Q(relation=MidRelation.OWNED, status=MidLinkStatus.VERIFIED),
+                name="agreements_one_verified_owner_per_mid",
+            ),
+            models.UniqueConstraint(
+                fields=["provider", "mid", "relation"],
+                condition=Q(status__in=[MidLinkStatus.REQUESTED, MidLinkStatus.VERIFIED]),
+                name="agreements_one_open_link_per_provider_mid_relation",
+            ),
+            models.CheckConstraint(
+                condition=Q(mid__regex=MID_REGEX), name="agreements_mid_link_mid_format"
+            ),
+            models.CheckConstraint(
+                condition=Q(relation=MidRelation.OWNED) | ~Q(owner_name=""),
+                name="agreements_authorized_link_names_owner",
+            ),
+            models.CheckConstraint(
+                condition=Q(valid_until__isnull=True) | Q(valid_until__gt=F("valid_from")),
+                name="agreements_mid_link_window_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"MID {self.mid} ({self.get_relation_display()}) for {self.provider}"
+
+
+class AuditEntry(models.Model):
+    """Append-only record of every state change. A database trigger refuses UPDATE and DELETE."""
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Empty for system actions (scheduled jobs, webhooks).",
+    )
+    # The provider the change concerns, so one provider's timeline is one indexed query.
+    provider = models.ForeignKey(
+        Provider, on_delete=models.PROTECT, null=True, blank=True, related_name="audit_entries"
+    )
+    subject_type = models.ForeignKey(ContentType, on_delete=models.PROTECT)
+    subject_id = models.BigIntegerField()
+    subject = GenericForeignKey("subject_type", "subject_id")
+    action = models.CharField(max_length=60)
+    from_status = models.CharField(max_length=30, blank=True)
+    to_status = models.CharField(max_length=30, blank=True)
+    reason = models.TextField(blank=True)
+    extra = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name_plural = "audit entries"
+        indexes = [
+            models.Index(fields=["subject_type", "subject_id"]),
+            models.Index(fields=["provider", "-created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        change = f"{self.from_status or '-'} -> {self.to_status or '-'}"
+        return f"{self.action} {self.subject_type.model} #{self.subject_id}: {change}"
