@@ -1,12 +1,48 @@
-"""Demo data for a local portal: idempotent, so running it again changes nothing."""
+"""Demo data for a local portal, created through the real services so the audit log, hashes
+and constraints are exactly what production would have. Idempotent: a second run finds every
+record and changes nothing."""
 
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 
-from accounts.models import User
+from accounts import services as account_services
+from accounts.constants import ProviderType
+from accounts.models import Provider, User
+from agreements import services as agreement_services
+from agreements.constants import AgreementStatus, MidLinkStatus, MidRelation, ScheduleLineStatus
+from agreements.decision import decide_for_number
+from agreements.models import Agreement, AgreementVersion, MidLink
+from tracking.numbers import make_impb
+
+ACCESS_START = datetime(2026, 4, 1, tzinfo=UTC)
+
+AGREEMENT_V1_TEXT = """\
+USPS Tracking Data Intellectual Property Agreement, version 1
+
+1. Tracking data remains the intellectual property of the United States Postal Service.
+2. The Provider may read tracking data only for the Mailer IDs it owns, is authorized for by
+   their owners, or that are listed in an approved schedule to this agreement.
+3. The Provider shall not resell, republish or build derivative datasets of tracking data.
+4. The Provider pays the monthly access fee; access is suspended while an invoice is overdue.
+5. Every disclosure is logged; the Postal Service may audit the Provider's use at any time.
+"""
+
+# A minimal, valid one-page PDF standing in for a scanned letter of authorization.
+DEMO_LETTER = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 612 792]>>endobj\n"
+    b"trailer<</Root 1 0 R>>\n%%EOF\n"
+)
+
+SHIPPER_MID = "901234567"  # owned by Acme; Parcel Insights is authorized for it
+ANALYTICS_MID = "902345678"  # owned by Parcel Insights
+SCHEDULE_MID = "654321"  # granted to Parcel Insights by its agreement's schedule
 
 
 class DemoDataRefused(Exception):
@@ -14,33 +50,217 @@ class DemoDataRefused(Exception):
 
 
 @dataclass
-class SeededUser:
-    email: str
-    password: str
-    role: str
-    created: bool
-
-
-@dataclass
 class DemoReport:
-    users: list[SeededUser] = field(default_factory=list)
+    users: list[dict[str, Any]] = field(default_factory=list)
+    agreement_versions: list[dict[str, Any]] = field(default_factory=list)
+    providers: list[dict[str, Any]] = field(default_factory=list)
+    sample_tracking_numbers: list[dict[str, Any]] = field(default_factory=list)
+    created: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @property
     def created_anything(self) -> bool:
-        return any(user.created for user in self.users)
+        return self.created > 0
 
 
-def _seed_user(*, email: str, role: str, superuser: bool = False) -> SeededUser:
-    password = settings.DEMO_PASSWORD
-    user = User.objects.filter(email=email).first()
-    created = user is None
-    if created:
-        factory = User.objects.create_superuser if superuser else User.objects.create_user
-        factory(email=email, password=password)
-    return SeededUser(email=email, password=password, role=role, created=created)
+class _Seeder:
+    def __init__(self) -> None:
+        self.report = DemoReport()
+        self.password = settings.DEMO_PASSWORD
+
+    def _count(self, created: bool) -> bool:
+        self.report.created += int(created)
+        return created
+
+    def user(self, *, email: str, role: str, superuser: bool = False) -> User:
+        user = User.objects.filter(email=email).first()
+        created = user is None
+        if created:
+            factory = User.objects.create_superuser if superuser else User.objects.create_user
+            user = factory(email=email, password=self.password)
+        self._count(created)
+        self.report.users.append(
+            {"email": email, "password": self.password, "role": role, "created": created}
+        )
+        return user
+
+    def version(self, *, staff: User) -> AgreementVersion:
+        version = AgreementVersion.objects.filter(label="v1").first()
+        created = version is None
+        if created:
+            version = agreement_services.agreement_version_create(
+                label="v1",
+                text=AGREEMENT_V1_TEXT,
+                effective_at=ACCESS_START,
+                applies_to=[ProviderType.SERVICE_PROVIDER],
+                reacceptance_days=30,
+                actor=staff,
+            )
+            version = agreement_services.agreement_version_publish(version=version, actor=staff)
+        self._count(created)
+        self.report.agreement_versions.append(
+            {
+                "label": version.label,
+                "effective_at": version.effective_at.isoformat(),
+                "published": version.is_published,
+                "text_sha256": version.text_sha256,
+                "applies_to": version.applies_to,
+                "created": created,
+            }
+        )
+        return version
+
+    def provider(
+        self,
+        *,
+        legal_name: str,
+        dba_name: str,
+        provider_type: str,
+        owner: User,
+        active: bool,
+        staff: User,
+        crid: str,
+    ) -> tuple[Provider, bool]:
+        provider = Provider.objects.filter(legal_name=legal_name).first()
+        created = provider is None
+        if created:
+            provider = account_services.provider_create(
+                owner=owner,
+                legal_name=legal_name,
+                dba_name=dba_name,
+                provider_type=provider_type,
+                crid=crid,
+                address_line1="475 L'Enfant Plaza SW",
+                city="Washington",
+                state="DC",
+                zip_code="20260",
+                contact_email=owner.email,
+                contact_phone="+1 202 555 0100",
+            )
+            if active:
+                account_services.provider_approve(
+                    provider=provider, actor=staff, reason="Demo: documents checked"
+                )
+        self._count(created)
+        return provider, created
+
+    def mid_link(
+        self,
+        *,
+        provider: Provider,
+        mid: str,
+        relation: str,
+        requester: User,
+        staff: User,
+        owner_name: str = "",
+        owner_crid: str = "",
+    ) -> MidLink:
+        link = MidLink.objects.filter(
+            provider=provider, mid=mid, relation=relation, status=MidLinkStatus.VERIFIED
+        ).first()
+        created = link is None
+        if created:
+            evidence = None
+            if relation == MidRelation.AUTHORIZED_BY_OWNER:
+                evidence = SimpleUploadedFile(f"loa-{mid}.pdf", DEMO_LETTER, "application/pdf")
+            link = agreement_services.mid_link_request(
+                provider=provider,
+                mid=mid,
+                relation=relation,
+                requested_by=requester,
+                valid_from=ACCESS_START,
+                owner_name=owner_name,
+                owner_crid=owner_crid,
+                evidence=evidence,
+            )
+            link = agreement_services.mid_link_verify(
+                link=link, actor=staff, reason="Demo: matches the BCG record"
+            )
+        self._count(created)
+        return link
+
+    def agreement(
+        self, *, provider: Provider, version: AgreementVersion, signer: User, staff: User
+    ) -> Agreement:
+        agreement = Agreement.objects.filter(
+            provider=provider, version=version, status=AgreementStatus.APPROVED
+        ).first()
+        created = agreement is None
+        if created:
+            agreement = agreement_services.agreement_sign(
+                provider=provider,
+                version=version,
+                signer=signer,
+                signer_name="Dana Analyst",
+                signer_title="Chief Executive Officer",
+                attested_authority=True,
+                shown_text_sha256=version.text_sha256,
+                ip_address="127.0.0.1",
+                user_agent="seed_demo",
+                schedule_lines=[
+                    (SCHEDULE_MID, "Regional shipper without API access asked us to report.")
+                ],
+            )
+            agreement_services.agreement_approve(
+                agreement=agreement, actor=staff, reason="Demo: signature verified"
+            )
+            for line in agreement.schedule_lines.all():
+                agreement_services.schedule_line_approve(
+                    line=line, actor=staff, reason="Demo: justification accepted"
+                )
+        self._count(created)
+        return agreement
+
+    def describe(self, provider: Provider, owner: User, created: bool) -> None:
+        provider.refresh_from_db()
+        agreement = provider.agreements.filter(status=AgreementStatus.APPROVED).first()
+        self.report.providers.append(
+            {
+                "legal_name": provider.legal_name,
+                "provider_type": provider.provider_type,
+                "status": provider.status,
+                "owner": owner.email,
+                "created": created,
+                "mid_links": [
+                    {"mid": link.mid, "relation": link.relation, "status": link.status}
+                    for link in provider.mid_links.order_by("mid")
+                ],
+                "agreement": None
+                if agreement is None
+                else {
+                    "version": agreement.version.label,
+                    "status": agreement.status,
+                    "schedule_lines": [
+                        {"mid": line.mid, "status": line.status}
+                        for line in agreement.schedule_lines.filter(
+                            status=ScheduleLineStatus.APPROVED
+                        )
+                    ],
+                },
+            }
+        )
+
+    def samples(self, provider: Provider) -> None:
+        numbers = [
+            make_impb(mid=ANALYTICS_MID, service_type_code="001", serial="1000001"),
+            make_impb(mid=SHIPPER_MID, service_type_code="612", serial="2000002"),
+            make_impb(mid=SCHEDULE_MID, service_type_code="055", serial="3000000003"),
+            make_impb(mid="987654321", service_type_code="001", serial="4000004"),
+            "RB123456785US",
+        ]
+        for number in numbers:
+            decision = decide_for_number(provider=provider, tracking_number=number)
+            self.report.sample_tracking_numbers.append(
+                {
+                    "provider": provider.legal_name,
+                    "tracking_number": number,
+                    "mid": decision.mid,
+                    "allowed": decision.allowed,
+                    "reasons": decision.reason_codes,
+                }
+            )
 
 
 @transaction.atomic
@@ -49,6 +269,69 @@ def seed_demo() -> DemoReport:
         raise DemoDataRefused(
             "seed_demo is disabled by these settings (DEMO_DATA_ALLOWED is off, as in production)."
         )
-    report = DemoReport()
-    report.users.append(_seed_user(email="admin@example.com", role="superuser", superuser=True))
-    return report
+    seed = _Seeder()
+    staff = seed.user(email="admin@example.com", role="superuser (postal staff)", superuser=True)
+    analyst = seed.user(email="owner@parcelinsights.example", role="owner, Parcel Insights")
+    shipper_owner = seed.user(email="owner@acmeshipping.example", role="owner, Acme Shipping")
+    platform_owner = seed.user(email="owner@labelhub.example", role="owner, LabelHub")
+    version = seed.version(staff=staff)
+
+    acme, acme_created = seed.provider(
+        legal_name="Acme Shipping Co.",
+        dba_name="Acme Shipping",
+        crid="20538353",
+        provider_type=ProviderType.SHIPPER,
+        owner=shipper_owner,
+        active=True,
+        staff=staff,
+    )
+    seed.mid_link(
+        provider=acme,
+        mid=SHIPPER_MID,
+        relation=MidRelation.OWNED,
+        requester=shipper_owner,
+        staff=staff,
+    )
+
+    insights, insights_created = seed.provider(
+        legal_name="Parcel Insights LLC",
+        dba_name="Parcel Insights",
+        crid="31415926",
+        provider_type=ProviderType.SERVICE_PROVIDER,
+        owner=analyst,
+        active=True,
+        staff=staff,
+    )
+    seed.agreement(provider=insights, version=version, signer=analyst, staff=staff)
+    seed.mid_link(
+        provider=insights,
+        mid=ANALYTICS_MID,
+        relation=MidRelation.OWNED,
+        requester=analyst,
+        staff=staff,
+    )
+    seed.mid_link(
+        provider=insights,
+        mid=SHIPPER_MID,
+        relation=MidRelation.AUTHORIZED_BY_OWNER,
+        requester=analyst,
+        staff=staff,
+        owner_name="Acme Shipping Co.",
+        owner_crid="20538353",
+    )
+
+    labelhub, labelhub_created = seed.provider(
+        legal_name="LabelHub Inc.",
+        dba_name="LabelHub",
+        crid="",
+        provider_type=ProviderType.PLATFORM,
+        owner=platform_owner,
+        active=False,
+        staff=staff,
+    )
+
+    seed.describe(acme, shipper_owner, acme_created)
+    seed.describe(insights, analyst, insights_created)
+    seed.describe(labelhub, platform_owner, labelhub_created)
+    seed.samples(insights)
+    return seed.report

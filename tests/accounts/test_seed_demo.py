@@ -32,8 +32,51 @@ def test_seed_demo_twice_changes_nothing_the_second_time():
     second = json.loads(run_seed("--json"))
 
     assert snapshot() == after_first
+    assert first["created"] > 0 and second["created"] == 0
     assert all(user["created"] for user in first["users"])
     assert not any(user["created"] for user in second["users"])
+    assert not any(provider["created"] for provider in second["providers"])
+    assert second["sample_tracking_numbers"] == first["sample_tracking_numbers"]
+
+
+def test_seed_demo_json_lists_the_demo_records():
+    report = json.loads(run_seed("--json"))
+
+    assert [
+        (v["label"], v["published"], v["applies_to"]) for v in report["agreement_versions"]
+    ] == [("v1", True, ["SERVICE_PROVIDER"])]
+    providers = {p["legal_name"]: p for p in report["providers"]}
+    insights = providers["Parcel Insights LLC"]
+    assert (insights["provider_type"], insights["status"]) == ("SERVICE_PROVIDER", "ACTIVE")
+    assert insights["agreement"]["status"] == "APPROVED"
+    assert insights["agreement"]["schedule_lines"] == [{"mid": "654321", "status": "APPROVED"}]
+    assert sorted((m["mid"], m["relation"], m["status"]) for m in insights["mid_links"]) == [
+        ("901234567", "AUTHORIZED_BY_OWNER", "VERIFIED"),
+        ("902345678", "OWNED", "VERIFIED"),
+    ]
+    acme = providers["Acme Shipping Co."]
+    assert (acme["provider_type"], acme["status"]) == ("SHIPPER", "ACTIVE")
+    assert [(m["mid"], m["relation"]) for m in acme["mid_links"]] == [("901234567", "OWNED")]
+    labelhub = providers["LabelHub Inc."]
+    assert (labelhub["provider_type"], labelhub["status"]) == ("PLATFORM", "PENDING_REVIEW")
+    owners = {p["owner"] for p in report["providers"]}
+    logins = {u["email"] for u in report["users"]}
+    assert owners < logins and "admin@example.com" in logins
+    verdicts = [(s["mid"], s["allowed"]) for s in report["sample_tracking_numbers"]]
+    assert verdicts == [
+        ("902345678", True),
+        ("901234567", True),
+        ("654321", True),
+        ("987654321", False),
+        (None, False),
+    ]
+
+
+def test_demo_owners_can_log_in(client, settings):
+    run_seed()
+
+    for email in ("owner@parcelinsights.example", "owner@acmeshipping.example"):
+        assert client.login(email=email, password=settings.DEMO_PASSWORD)
 
 
 def test_seed_demo_creates_a_superuser_that_can_log_in(client, settings):

@@ -25,10 +25,22 @@ class Command(BaseCommand):
         self._print_report(report)
 
     def _print_report(self, report) -> None:
+        self.stdout.write("  Logins:")
         for user in report.users:
-            state = "created" if user.created else "already there"
+            state = "created" if user["created"] else "already there"
             self.stdout.write(
-                f"  {user.role:<22} {user.email:<32} password: {user.password}  ({state})"
+                f"    {user['email']:<34} password: {user['password']:<18} {user['role']} ({state})"
             )
+        self.stdout.write("  Providers:")
+        for provider in report.providers:
+            mids = ", ".join(f"{m['mid']} {m['relation'].lower()}" for m in provider["mid_links"])
+            self.stdout.write(
+                f"    {provider['legal_name']:<22} {provider['provider_type']:<17} "
+                f"{provider['status']:<15} MIDs: {mids or '-'}"
+            )
+        self.stdout.write("  Try these tracking numbers (as Parcel Insights):")
+        for sample in report.sample_tracking_numbers:
+            verdict = "allowed" if sample["allowed"] else "denied: " + ", ".join(sample["reasons"])
+            self.stdout.write(f"    {sample['tracking_number']:<28} {verdict}")
         if not report.created_anything:
             self.stdout.write("  Nothing new: the demo data was already in place.")
