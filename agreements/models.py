@@ -24,6 +24,23 @@ mid_validator = RegexValidator(
 sha256_validator = RegexValidator(r"^[0-9a-f]{64}$", "Expected a lowercase hex SHA-256 digest.")
 
 
+class StaffDecision(models.Model):
+    """Who decided a record's latest status, when, and why (set by agreements.transitions)."""
+
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True)
+
+    class Meta:
+        abstract = True
+
+
 class AgreementVersion(models.Model):
     """A version of the IP agreement text. Immutable once published (see services)."""
 
@@ -62,7 +79,7 @@ class AgreementVersion(models.Model):
         return self.published_at is not None
 
 
-class Agreement(models.Model):
+class Agreement(StaffDecision):
     """One provider's signature on one agreement version, and staff's decision on it."""
 
     provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="agreements")
@@ -87,15 +104,6 @@ class Agreement(models.Model):
     status = models.CharField(
         max_length=20, choices=AgreementStatus.choices, default=AgreementStatus.SUBMITTED
     )
-    decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
-    decided_at = models.DateTimeField(null=True, blank=True)
-    decision_reason = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-signed_at", "-pk"]
@@ -120,7 +128,7 @@ class Agreement(models.Model):
         return f"{self.provider} / {self.version.label} ({self.get_status_display()})"
 
 
-class AgreementScheduleLine(models.Model):
+class AgreementScheduleLine(StaffDecision):
     """A MID the provider neither owns nor is authorized for, requested under an agreement."""
 
     agreement = models.ForeignKey(
@@ -131,15 +139,6 @@ class AgreementScheduleLine(models.Model):
     status = models.CharField(
         max_length=20, choices=ScheduleLineStatus.choices, default=ScheduleLineStatus.REQUESTED
     )
-    decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
-    decided_at = models.DateTimeField(null=True, blank=True)
-    decision_reason = models.TextField(blank=True)
 
     class Meta:
         ordering = ["agreement", "mid"]
@@ -161,7 +160,7 @@ def evidence_upload_to(instance: "MidLink", filename: str) -> str:
     return f"mid-evidence/{instance.provider_id}/{filename}"
 
 
-class MidLink(models.Model):
+class MidLink(StaffDecision):
     """The claim "this provider may read this MID", verified by staff."""
 
     provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="mid_links")
@@ -191,15 +190,6 @@ class MidLink(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     requested_at = models.DateTimeField(auto_now_add=True)
-    decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
-    decided_at = models.DateTimeField(null=True, blank=True)
-    decision_reason = models.TextField(blank=True)
 
     class Meta:
         ordering = ["provider", "mid", "-pk"]
