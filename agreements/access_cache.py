@@ -8,11 +8,13 @@ having to be found and deleted.
 Tokens are random rather than counters: if Redis evicts or loses a token, a fresh one can
 never collide with a version that still has decisions cached under it.
 
-Writers bump twice: inside their transaction (so a reader in the same transaction sees the
-change) and again on commit (so a decision computed from pre-commit rows by another process,
-and cached under the in-transaction token, is never served). Bumps never raise: a revocation
-must not fail because Redis is down. While Redis is unreachable no decision is cached either,
-so nothing stale can be stored; entries also expire after ACCESS_DECISION_CACHE_SECONDS.
+Writers bump on commit, so a decision another process computed from pre-commit rows (and
+cached under the old token) is never served afterwards. Until its transaction ends, the
+writing connection marks the provider dirty: decisions for it are then computed from the
+database and never cached, so a rolled-back write cannot leave a cached answer behind.
+
+Bumps never raise: a revocation must not fail because Redis is down. A failed bump is logged
+at ERROR (alert on it); entries cached before it expire within ACCESS_DECISION_CACHE_SECONDS.
 """
 
 import logging
@@ -26,34 +28,56 @@ from django.db import transaction
 logger = logging.getLogger(__name__)
 
 GLOBAL_VERSION_KEY = "access:v:global"
+EVERY_PROVIDER = 0  # dirty marker for a change that affects all providers
 
 
-def _provider_token_key(provider_id: int) -> str:
+def _provider_version_key(provider_id: int) -> str:
     return f"access:v:p{provider_id}"
-
-
-def _new_token() -> str:
-    return uuid.uuid4().hex
 
 
 def _set_token(key: str) -> None:
     try:
-        cache.set(key, _new_token(), timeout=None)
+        cache.set(key, uuid.uuid4().hex, timeout=None)
     except Exception:  # noqa: BLE001 - see module docstring: bumps must never fail a write
-        logger.warning("access cache: could not bump %s; entries will expire by TTL", key)
+        logger.error("access cache: could not bump %s; stale decisions may be served", key)
+
+
+class _Bump:
+    """An on-commit callback that replaces a token. While it is pending, its provider is dirty."""
+
+    def __init__(self, provider_id: int, key: str) -> None:
+        self.provider_id, self.key = provider_id, key
+
+    def __call__(self) -> None:
+        _set_token(self.key)
+
+
+def _bump(provider_id: int, key: str) -> None:
+    # Runs at once when there is no transaction, else after a successful commit.
+    transaction.on_commit(_Bump(provider_id, key))
 
 
 def bump_provider(provider_id: int) -> None:
-    """Invalidate every cached decision for one provider, now and again on commit."""
-    key = _provider_token_key(provider_id)
-    _set_token(key)
-    transaction.on_commit(lambda: _set_token(key))
+    """Invalidate every cached decision for one provider."""
+    _bump(provider_id, _provider_version_key(provider_id))
 
 
 def bump_all() -> None:
     """Invalidate every cached decision (an input shared by all providers changed)."""
-    _set_token(GLOBAL_VERSION_KEY)
-    transaction.on_commit(lambda: _set_token(GLOBAL_VERSION_KEY))
+    _bump(EVERY_PROVIDER, GLOBAL_VERSION_KEY)
+
+
+def is_dirty(provider_id: int) -> bool:
+    """True while this connection holds uncommitted changes to the provider's inputs.
+
+    Django keeps pending on-commit callbacks in `run_on_commit` and drops them exactly when
+    their transaction or savepoint rolls back, so a pending bump is the precise marker.
+    """
+    pending = transaction.get_connection().run_on_commit
+    return any(
+        isinstance(func, _Bump) and func.provider_id in (provider_id, EVERY_PROVIDER)
+        for _, func, *_ in pending
+    )
 
 
 def _decision_key(provider_id: int, mid: str, tokens: tuple[str, str]) -> str:
@@ -62,12 +86,12 @@ def _decision_key(provider_id: int, mid: str, tokens: tuple[str, str]) -> str:
 
 def current_tokens(provider_id: int) -> tuple[str, str]:
     """The tokens a decision is valid under; creates missing ones. Raises if Redis is down."""
-    keys = [_provider_token_key(provider_id), GLOBAL_VERSION_KEY]
+    keys = [_provider_version_key(provider_id), GLOBAL_VERSION_KEY]
     found = cache.get_many(keys)
     missing = [key for key in keys if key not in found]
     for key in missing:
         # add() keeps a token another process created in the meantime.
-        cache.add(key, _new_token(), timeout=None)
+        cache.add(key, uuid.uuid4().hex, timeout=None)
     if missing:
         found = cache.get_many(keys)
     return found[keys[0]], found[keys[1]]

@@ -26,7 +26,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import CharField, DateTimeField, OuterRef, Subquery, Value
+from django.db.models.functions import JSONObject
 from django.utils import timezone
 
 from accounts.constants import ProviderStatus
@@ -122,26 +124,29 @@ def decide_for_number(
     *, provider: Provider, tracking_number: str, at: datetime | None = None
 ) -> Decision:
     """Parse the number, extract its MID and decide. Invalid numbers are denied with the cause."""
+    moment = at or timezone.now()
     try:
         number = parse(tracking_number)
     except InvalidTrackingNumber as exc:
-        return _deny(
-            provider.pk,
-            None,
-            Reason.of(ReasonCode.INVALID_TRACKING_NUMBER, f"({exc.reason})"),
-            at=at or timezone.now(),
-        )
+        reason = Reason.of(ReasonCode.INVALID_TRACKING_NUMBER, f"({exc.reason})")
+        return _deny(provider.pk, None, reason, at=moment)
+    except Exception:
+        logger.exception("tracking number parser failed for provider %s; denying", provider.pk)
+        return _deny(provider.pk, None, Reason.of(ReasonCode.DECISION_ERROR), at=moment)
     return decide(provider=provider, mid=number.mid, at=at)
 
 
 def _decide_now_with_cache(provider_id: int, mid: str, now: datetime) -> Decision:
+    if access_cache.is_dirty(provider_id):
+        # This connection changed the provider's inputs and has not committed: the answer
+        # must reflect its own writes, and must not be cached in case they roll back.
+        return _evaluate(provider_id, mid, now)[0]
     try:
         tokens = access_cache.current_tokens(provider_id)
         cached = access_cache.get(provider_id, mid, tokens)
     except Exception:  # noqa: BLE001 - the cache is an optimisation; the database is the truth
         logger.warning("access cache unreachable; deciding from the database", exc_info=True)
-        decision, _ = _evaluate(provider_id, mid, now)
-        return decision
+        return _evaluate(provider_id, mid, now)[0]
     if cached is not None:
         return dataclasses.replace(cached, from_cache=True)
     decision, valid_until = _evaluate(provider_id, mid, now)
@@ -153,25 +158,35 @@ def _decide_now_with_cache(provider_id: int, mid: str, now: datetime) -> Decisio
     return decision
 
 
+@dataclass(frozen=True, slots=True)
+class _Version:
+    effective_at: datetime
+    pk: int
+    reacceptance_days: int
+
+    @property
+    def order(self) -> tuple[datetime, int]:
+        # "Newest" means latest effective_at; on a tie, the one created last.
+        return (self.effective_at, self.pk)
+
+    @property
+    def deadline(self) -> datetime:
+        return self.effective_at + timedelta(days=self.reacceptance_days)
+
+
 def _provider_state(provider_id: int, at: datetime) -> dict[str, Any] | None:
-    """Query 1: the provider, its approved agreement and the agreement versions that matter."""
-    applicable = AgreementVersion.objects.filter(
+    """Query 1: the provider, its approved agreement's version, and every agreement version
+    published by `at` that applies to the provider's type."""
+    versions = AgreementVersion.objects.filter(
         published_at__isnull=False,
         published_at__lte=at,
         applies_to__contains=[OuterRef("provider_type")],
-    )
-    current = applicable.filter(effective_at__lte=at).order_by("-effective_at", "-pk")
-    upcoming = applicable.filter(effective_at__gt=at).order_by("effective_at", "pk")
-    approved = Agreement.objects.filter(
-        provider_id=OuterRef("pk"), status=AgreementStatus.APPROVED
-    ).order_by("-pk")
-    return (
+    ).values(v=JSONObject(pk="pk", effective_at="effective_at", days="reacceptance_days"))
+    approved = Agreement.objects.filter(provider_id=OuterRef("pk"), status=AgreementStatus.APPROVED)
+    state = (
         Provider.objects.filter(pk=provider_id)
         .annotate(
-            current_version_id=Subquery(current.values("pk")[:1]),
-            current_effective_at=Subquery(current.values("effective_at")[:1]),
-            current_reacceptance_days=Subquery(current.values("reacceptance_days")[:1]),
-            next_effective_at=Subquery(upcoming.values("effective_at")[:1]),
+            versions=ArraySubquery(versions),
             approved_version_id=Subquery(approved.values("version_id")[:1]),
             approved_effective_at=Subquery(approved.values("version__effective_at")[:1]),
         )
@@ -179,19 +194,23 @@ def _provider_state(provider_id: int, at: datetime) -> dict[str, Any] | None:
             "status",
             "provider_type",
             "billing_hold",
-            "current_version_id",
-            "current_effective_at",
-            "current_reacceptance_days",
-            "next_effective_at",
+            "versions",
             "approved_version_id",
             "approved_effective_at",
         )
         .first()
     )
+    if state is not None:
+        state["versions"] = [
+            _Version(datetime.fromisoformat(v["effective_at"]), v["pk"], v["days"])
+            for v in state["versions"]
+        ]
+    return state
 
 
 def _grants(provider_id: int, mid: str) -> list[dict[str, Any]]:
-    """Query 2: every verified link and live schedule line for this provider and MID."""
+    """Query 2: every verified link and approved schedule line (of an approved agreement)
+    for this provider and MID."""
     links = MidLink.objects.filter(
         provider_id=provider_id, mid=mid, status=MidLinkStatus.VERIFIED
     ).values_list(
@@ -213,47 +232,60 @@ def _grants(provider_id: int, mid: str) -> list[dict[str, Any]]:
     return [dict(zip(keys, row, strict=True)) for row in links.union(lines, all=True)]
 
 
-def _agreement_reasons(
+def _agreement_problem(
     state: dict[str, Any], at: datetime, boundaries: list[datetime]
-) -> list[Reason]:
-    if state["provider_type"] not in AGREEMENT_REQUIRED_TYPES:
-        return []
-    if state["next_effective_at"] is not None:
-        boundaries.append(state["next_effective_at"])
-    if state["approved_version_id"] is None or state["current_version_id"] is None:
-        # No approved signature, or no version in effect to have signed: fail closed.
-        return [Reason.of(ReasonCode.AGREEMENT_REQUIRED)]
-    if state["approved_effective_at"] >= state["current_effective_at"]:
-        return []  # holds the current version (or a newer one signed early)
-    deadline = state["current_effective_at"] + timedelta(days=state["current_reacceptance_days"])
+) -> Reason | None:
+    """Why the provider's approved agreement is not current at `at`, or None if it is."""
+    versions: list[_Version] = state["versions"]
+    boundaries += [v.effective_at for v in versions if v.effective_at > at]
+    in_effect = [v for v in versions if v.effective_at <= at]
+    if state["approved_version_id"] is None or not in_effect:
+        # No approved signature, or no version in effect that could have been signed.
+        return Reason.of(ReasonCode.AGREEMENT_REQUIRED)
+    signed = (state["approved_effective_at"], state["approved_version_id"])
+    superseding = [v for v in in_effect if v.order > signed]
+    if not superseding:
+        return None  # holds the newest version in effect, or a newer one signed early
+    # Fail closed: grace ends at the earliest deadline among the versions that replaced the
+    # signed one, so a later version can never re-open access that had already lapsed.
+    deadline = min(v.deadline for v in superseding)
     if at < deadline:
         boundaries.append(deadline)
-        return []
-    return [
-        Reason.of(
-            ReasonCode.AGREEMENT_REACCEPTANCE_REQUIRED,
-            f"The deadline was {deadline:%Y-%m-%d %H:%M} UTC.",
-        )
-    ]
+        return None
+    return Reason.of(
+        ReasonCode.AGREEMENT_REACCEPTANCE_REQUIRED,
+        f"The deadline was {deadline:%Y-%m-%d %H:%M} UTC.",
+    )
+
+
+def _in_window(grant: dict[str, Any], at: datetime) -> bool:
+    starts, ends = grant["valid_from"], grant["valid_until"]
+    return (starts is None or starts <= at) and (ends is None or at < ends)
 
 
 def _coverage(
-    grants: list[dict[str, Any]], mid: str, at: datetime, boundaries: list[datetime]
+    grants: list[dict[str, Any]],
+    mid: str,
+    at: datetime,
+    agreement_problem: Reason | None,
+    boundaries: list[datetime],
 ) -> tuple[Grant | None, list[Reason]]:
-    covering: list[dict[str, Any]] = []
+    """Which grant covers the MID at `at`; schedule lines count only under a current agreement."""
     for grant in grants:
-        starts, ends = grant["valid_from"], grant["valid_until"]
-        if (starts is None or starts <= at) and (ends is None or at < ends):
-            covering.append(grant)
-            if ends is not None:
-                boundaries.append(ends)
-        elif starts is not None and starts > at:
-            boundaries.append(starts)
-    if covering:
+        if grant["valid_until"] is not None and grant["valid_until"] > at:
+            boundaries.append(grant["valid_until"])
+        if grant["valid_from"] is not None and grant["valid_from"] > at:
+            boundaries.append(grant["valid_from"])
+    covering = [g for g in grants if _in_window(g, at)]
+    usable = [g for g in covering if g["kind"] == "MID_LINK" or agreement_problem is None]
+    if usable:
         # Prefer the strongest basis: ownership, then the owner's authorization, then schedule.
         rank = {"OWNED": 0, "AUTHORIZED_BY_OWNER": 1, "SCHEDULE": 2}
-        best = min(covering, key=lambda g: (rank[g["relation"]], g["pk"]))
+        best = min(usable, key=lambda g: (rank[g["relation"]], g["pk"]))
         return Grant(kind=best["kind"], pk=best["pk"], mid=mid, relation=best["relation"]), []
+    if covering:
+        # Only schedule lines would cover it, and their agreement is not current.
+        return None, [agreement_problem]
     if grants:
         return None, [Reason.of(ReasonCode.MID_LINK_NOT_IN_WINDOW, f"(MID {mid})")]
     return None, [Reason.of(ReasonCode.MID_NOT_AUTHORIZED, f"(MID {mid})")]
@@ -268,11 +300,15 @@ def _evaluate(provider_id: int, mid: str, at: datetime) -> tuple[Decision, datet
     reasons: list[Reason] = []
     if state["status"] != ProviderStatus.ACTIVE:
         reasons.append(Reason.of(ReasonCode.PROVIDER_NOT_ACTIVE, f"(status {state['status']})"))
-    reasons += _agreement_reasons(state, at, boundaries)
+    agreement_problem = _agreement_problem(state, at, boundaries)
+    if agreement_problem and state["provider_type"] in AGREEMENT_REQUIRED_TYPES:
+        reasons.append(agreement_problem)
     if state["billing_hold"]:
         reasons.append(Reason.of(ReasonCode.BILLING_HOLD))
-    basis, coverage_reasons = _coverage(_grants(provider_id, mid), mid, at, boundaries)
-    reasons += coverage_reasons
+    basis, coverage_reasons = _coverage(
+        _grants(provider_id, mid), mid, at, agreement_problem, boundaries
+    )
+    reasons += [reason for reason in coverage_reasons if reason not in reasons]
     decision = Decision(
         allowed=not reasons,
         provider_id=provider_id,

@@ -174,6 +174,7 @@ class MidLink(StaffDecision):
         "owner's CRID",
         max_length=18,
         blank=True,
+        help_text="For authorized links: the MID owner's CRID.",
         validators=[RegexValidator(r"^\d{2,18}$", "A CRID is 2 to 18 digits.")],
     )
     evidence = models.FileField(
@@ -190,6 +191,11 @@ class MidLink(StaffDecision):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     requested_at = models.DateTimeField(auto_now_add=True)
+    # Kept when a later decision (a revocation) overwrites the decided_* fields.
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    verified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["provider", "mid", "-pk"]
@@ -209,7 +215,7 @@ class MidLink(StaffDecision):
                 condition=Q(mid__regex=MID_REGEX), name="agreements_mid_link_mid_format"
             ),
             models.CheckConstraint(
-                condition=Q(relation=MidRelation.OWNED) | ~Q(owner_name=""),
+                condition=Q(relation=MidRelation.OWNED) | (~Q(owner_name="") & ~Q(owner_crid="")),
                 name="agreements_authorized_link_names_owner",
             ),
             models.CheckConstraint(

@@ -157,6 +157,11 @@ def agreement_version_publish(
     return locked
 
 
+def _lock_provider(provider_id: int) -> None:
+    """Serialise agreement changes per provider. Lock order everywhere: provider, then rows."""
+    Provider.objects.select_for_update().only("pk").get(pk=provider_id)
+
+
 # --- Signing --------------------------------------------------------------------------------
 
 
@@ -194,6 +199,7 @@ def agreement_sign(
     schedule_lines: Iterable[tuple[str, str]] = (),
 ) -> Agreement:
     """Record a signature on exactly the text the signer was shown; staff review it next."""
+    _lock_provider(provider.pk)
     if not version.is_published:
         raise DomainError(f"{version} is not published and cannot be signed.")
     if provider.provider_type not in version.applies_to:
@@ -318,6 +324,7 @@ def _retire_previous_approval(*, target: Agreement, actor: User) -> None:
 @transaction.atomic
 def agreement_approve(*, agreement: Agreement, actor: User, reason: str = "") -> Agreement:
     """SUBMITTED -> APPROVED; the provider's previously approved agreement is SUPERSEDED."""
+    _lock_provider(agreement.provider_id)
     target = Agreement.objects.select_related("version", "provider").get(pk=agreement.pk)
     if target.status == AgreementStatus.SUBMITTED:
         _retire_previous_approval(target=target, actor=actor)
@@ -355,6 +362,7 @@ def agreement_suspend(*, agreement: Agreement, actor: User | None, reason: str) 
 @transaction.atomic
 def agreement_reinstate(*, agreement: Agreement, actor: User | None, reason: str) -> Agreement:
     """SUSPENDED -> APPROVED."""
+    _lock_provider(agreement.provider_id)
     if (
         Agreement.objects.filter(provider_id=agreement.provider_id, status=AgreementStatus.APPROVED)
         .exclude(pk=agreement.pk)
@@ -506,6 +514,8 @@ def mid_link_request(
     if relation == MidRelation.AUTHORIZED_BY_OWNER:
         if not owner_name.strip():
             raise DomainError("Name the MID's owner for an authorized link.")
+        if not owner_crid.strip():
+            raise DomainError("Give the MID owner's CRID for an authorized link.")
         _validate_evidence(evidence)
     if MidLink.objects.filter(
         provider=provider,
@@ -548,7 +558,14 @@ def _link_provider_id(link: MidLink) -> int:
 
 
 def _link_transition(
-    *, link: MidLink, to_status: str, action: str, actor: User | None, reason: str, required: bool
+    *,
+    link: MidLink,
+    to_status: str,
+    action: str,
+    actor: User | None,
+    reason: str,
+    required: bool,
+    changes: dict[str, Any] | None = None,
 ) -> MidLink:
     return transition(
         instance=link,
@@ -560,6 +577,7 @@ def _link_transition(
         reason_required=required,
         provider_id_of=_link_provider_id,
         extra={"mid": link.mid, "relation": link.relation},
+        changes=changes,
     )
 
 
@@ -588,12 +606,20 @@ def mid_link_verify(*, link: MidLink, actor: User, reason: str = "") -> MidLink:
                 actor=actor,
                 reason=reason,
                 required=False,
+                changes={"verified_by": actor, "verified_at": timezone.now()},
             )
     except IntegrityError as exc:
         # The partial unique index is the real guarantee when two verifications race.
+        if _violated_constraint(exc) != "agreements_one_verified_owner_per_mid":
+            raise
         raise DomainError(
             f"MID {link.mid} was verified as owned by another provider at the same moment."
         ) from exc
+
+
+def _violated_constraint(exc: IntegrityError) -> str | None:
+    diag = getattr(exc.__cause__, "diag", None)
+    return getattr(diag, "constraint_name", None)
 
 
 def mid_link_reject(*, link: MidLink, actor: User, reason: str) -> MidLink:

@@ -40,7 +40,7 @@ def check_redis() -> None:
 
 def check_broker() -> None:
     with app.connection_for_write() as conn:
-        conn.ensure_connection(max_retries=1, timeout=CHECK_TIMEOUT_SECONDS)
+        conn.ensure_connection(max_retries=1, interval_start=0, timeout=CHECK_TIMEOUT_SECONDS)
 
 
 CHECKS: dict[str, Callable[[], None]] = {

@@ -15,7 +15,13 @@ DB_NAME=${PGDATABASE_NAME:-portal}
 LOCALSTRIPE_PORT=${LOCALSTRIPE_PORT:-8420}
 mkdir -p var/run var/log
 
+ADMIN_URL=postgres://postgres:postgres@127.0.0.1:5432/postgres
+
 log() { printf '[services] %s\n' "$*"; }
+
+as_postgres() {  # run a command as the postgres OS user
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else sudo -u postgres "$@"; fi
+}
 
 APT_UPDATED=0
 apt_install() {
@@ -52,11 +58,15 @@ ensure_postgres() {
     pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
     wait_for postgres pg_isready -q -h 127.0.0.1 -p 5432
   fi
-  # A known password makes one DATABASE_URL work under both trust and password auth.
-  runuser -u postgres -- psql -qtAc "ALTER USER postgres PASSWORD 'postgres'" >/dev/null
-  if [ "$(runuser -u postgres -- psql -qtAc "SELECT 1 FROM pg_database WHERE datname='$DB_NAME'")" != 1 ]; then
+  # One URL must work under both trust and password auth. Only when the TCP login fails is
+  # the postgres role given the known development password (needs local superuser access).
+  if ! PGCONNECT_TIMEOUT=5 psql "$ADMIN_URL" -qtAc 'SELECT 1' >/dev/null 2>&1; then
+    log "postgres: setting the development password for role postgres"
+    as_postgres psql -qtAc "ALTER USER postgres PASSWORD 'postgres'" >/dev/null
+  fi
+  if [ "$(psql "$ADMIN_URL" -qtAc "SELECT 1 FROM pg_database WHERE datname='$DB_NAME'")" != 1 ]; then
     log "postgres: creating database $DB_NAME"
-    runuser -u postgres -- createdb "$DB_NAME"
+    psql "$ADMIN_URL" -qtAc "CREATE DATABASE \"$DB_NAME\"" >/dev/null
   fi
 }
 

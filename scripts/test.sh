@@ -11,18 +11,17 @@ scripts/services.sh postgres redis
 export LOCALSTRIPE_PORT=8421
 pidfile="var/run/localstripe-$LOCALSTRIPE_PORT.pid"
 rm -f "$pidfile"
-scripts/services.sh localstripe
-stop_started() {
+stop_started() {  # only what this run started (services.sh writes the pid file when it starts one)
   if [ -f "$pidfile" ]; then
     kill "$(cat "$pidfile")" 2>/dev/null || true
     rm -f "$pidfile"
   fi
 }
 trap stop_started EXIT
+scripts/services.sh localstripe
 
 export PATH="$PWD/.venv/bin:$PATH"
 export DJANGO_SETTINGS_MODULE=config.settings.test
-export DJANGO_ALLOW_ASYNC_UNSAFE=true
 
 echo "[test] ruff check"
 ruff check .

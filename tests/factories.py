@@ -107,6 +107,16 @@ class MidLinkFactory(factory.django.DjangoModelFactory):
     provider = factory.SubFactory(ProviderFactory)
     mid = factory.Sequence(lambda n: f"{900000000 + n}")
     relation = MidRelation.OWNED
+    owner_name = factory.Maybe(
+        factory.LazyAttribute(lambda o: o.relation == MidRelation.AUTHORIZED_BY_OWNER),
+        "Acme Shipping Co.",
+        "",
+    )
+    owner_crid = factory.Maybe(
+        factory.LazyAttribute(lambda o: o.relation == MidRelation.AUTHORIZED_BY_OWNER),
+        "20538353",
+        "",
+    )
     status = MidLinkStatus.VERIFIED
     valid_from = factory.LazyFunction(lambda: timezone.now() - timedelta(days=10))
     valid_until = None

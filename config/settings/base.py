@@ -134,7 +134,8 @@ STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="whsec_local")
 STRIPE_TIMEOUT_SECONDS = env.int("STRIPE_TIMEOUT_SECONDS", default=10)
 
 # --- Access decision
-ACCESS_DECISION_CACHE_SECONDS = env.int("ACCESS_DECISION_CACHE_SECONDS", default=300)
+# Upper bound on how long a cached decision lives (writes invalidate it sooner).
+ACCESS_DECISION_CACHE_SECONDS = env.int("ACCESS_DECISION_CACHE_SECONDS", default=60)
 
 LOGGING = {
     "version": 1,

@@ -1,7 +1,11 @@
 """Local development: DEBUG on, localstripe on 127.0.0.1:8420, safe defaults everywhere."""
 
-from .base import *  # noqa: F403
-from .base import env
+from config.env import read_dotenv
+
+read_dotenv()  # before base.py reads the environment
+
+from .base import *  # noqa: E402,F403
+from .base import env  # noqa: E402
 
 DEBUG = env.bool("DJANGO_DEBUG", default=True)
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="dev-only-insecure-key-never-use-in-production-0123")

@@ -4,11 +4,13 @@ The oracle restates the rules from the issue as plainly as possible, over plain 
 without the database or any code from agreements.decision.
 """
 
+import dataclasses
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
+from django.utils import timezone
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -28,8 +30,8 @@ MIDS = ("901234567", "123456")
 ASKED_MID = MIDS[0]
 
 
-def moment(day: int) -> datetime:
-    return BASE + timedelta(days=day)
+def moment(day: int, base: datetime = BASE) -> datetime:
+    return base + timedelta(days=day)
 
 
 @dataclass(frozen=True)
@@ -156,58 +158,70 @@ def scenarios(draw):
     )
 
 
+def agreement_problem(s: Scenario) -> str | None:
+    """Why the provider's agreement is not current at `at`, or None when it is."""
+    at = s.at
+    in_effect = [
+        (v.effective_at, index, v)
+        for index, v in enumerate(s.versions)  # creation order = primary-key order
+        if v.published_at is not None
+        and v.published_at <= at
+        and v.effective_at <= at
+        and s.provider_type in v.applies_to
+    ]
+    if s.agreement is None or s.agreement[1] != "APPROVED" or not in_effect:
+        return "AGREEMENT_REQUIRED"
+    signed_index = s.agreement[0]
+    signed = (s.versions[signed_index].effective_at, signed_index)
+    newer = [v for effective_at, index, v in in_effect if (effective_at, index) > signed]
+    if not newer:
+        return None
+    # Grace ends at the first deadline of any version that replaced the signed one.
+    if at < min(v.effective_at + v.reacceptance_days for v in newer):
+        return None
+    return "AGREEMENT_REACCEPTANCE_REQUIRED"
+
+
 def oracle(s: Scenario) -> list[str]:
     """The rules, stated directly."""
     at = s.at
     reasons = []
     if s.status != "ACTIVE":
         reasons.append("PROVIDER_NOT_ACTIVE")
-    if s.provider_type == "SERVICE_PROVIDER":
-        in_effect = [
-            (v.effective_at, i, v)
-            for i, v in enumerate(s.versions)
-            if v.published_at is not None
-            and v.published_at <= at
-            and v.effective_at <= at
-            and s.provider_type in v.applies_to
-        ]
-        approved = s.agreement is not None and s.agreement[1] == "APPROVED"
-        if not approved or not in_effect:
-            reasons.append("AGREEMENT_REQUIRED")
-        else:
-            current = max(in_effect, key=lambda item: (item[0], item[1]))[2]
-            signed = s.versions[s.agreement[0]]
-            grace_ends = current.effective_at + current.reacceptance_days
-            if signed.effective_at < current.effective_at and at >= grace_ends:
-                reasons.append("AGREEMENT_REACCEPTANCE_REQUIRED")
+    problem = agreement_problem(s)
+    if s.provider_type == "SERVICE_PROVIDER" and problem:
+        reasons.append(problem)
     if s.billing_hold:
         reasons.append("BILLING_HOLD")
-    windows = [
+    link_windows = [
         (link.valid_from, link.valid_until)
         for link in s.links
         if link.mid == ASKED_MID and link.status == "VERIFIED"
     ]
+    link_covers = any(start <= at and (end is None or at < end) for start, end in link_windows)
     agreement_approved = s.agreement is not None and s.agreement[1] == "APPROVED"
-    windows += [
-        (None, None)
-        for line in s.lines
-        if agreement_approved and line.mid == ASKED_MID and line.status == "APPROVED"
-    ]
-    covered = any(
-        (start is None or start <= at) and (end is None or at < end) for start, end in windows
+    line_covers = agreement_approved and any(
+        line.mid == ASKED_MID and line.status == "APPROVED" for line in s.lines
     )
-    if not covered:
-        reasons.append("MID_LINK_NOT_IN_WINDOW" if windows else "MID_NOT_AUTHORIZED")
+    if link_covers or (line_covers and problem is None):
+        return reasons
+    if line_covers:
+        # A schedule line would grant it, but only under a current agreement.
+        return reasons if problem in reasons else [*reasons, problem]
+    reasons.append("MID_LINK_NOT_IN_WINDOW" if link_windows else "MID_NOT_AUTHORIZED")
     return reasons
 
 
-def build(s: Scenario):
+def build(s: Scenario, base: datetime = BASE):
+    def moment(day: int) -> datetime:
+        return base + timedelta(days=day)
+
     provider = ProviderFactory(
         provider_type=s.provider_type,
         status=s.status,
         suspension_cause="NON_PAYMENT" if s.status == "SUSPENDED" else "",
         billing_hold=s.billing_hold,
-        billing_hold_at=BASE if s.billing_hold else None,
+        billing_hold_at=base if s.billing_hold else None,
     )
     version_rows = [
         AgreementVersionFactory(
@@ -255,4 +269,32 @@ def test_decide_agrees_with_the_oracle(db, scenario):
         assert decision.reason_codes == expected
         assert decision.allowed is (expected == [])
         assert (decision.basis is not None) is decision.allowed
+        transaction.set_rollback(True)
+
+
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(scenario=scenarios())
+def test_decisions_about_now_agree_with_the_oracle_cold_and_cached(db, scenario):
+    """Only decisions about "now" use the cache, so the scenario is built around the clock:
+    day 0 is one second ago, and every edge is a whole number of days from it."""
+    scenario = dataclasses.replace(scenario, at=0)
+    with transaction.atomic():
+        provider = build(scenario, base=timezone.now() - timedelta(seconds=1))
+
+        cold = decide(provider=provider, mid=ASKED_MID)
+        cached = decide(provider=provider, mid=ASKED_MID)
+
+        expected = oracle(scenario)
+        assert cold.reason_codes == expected
+        assert not cold.from_cache
+        assert cached.from_cache
+        assert (cached.allowed, cached.reason_codes, cached.basis) == (
+            cold.allowed,
+            cold.reason_codes,
+            cold.basis,
+        )
         transaction.set_rollback(True)

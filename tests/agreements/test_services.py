@@ -310,22 +310,37 @@ def test_an_authorized_link_needs_the_owner_and_a_letter(member):
         "requested_by": user,
         "relation": MidRelation.AUTHORIZED_BY_OWNER,
     }
+    owner = {"owner_name": "Acme Shipping", "owner_crid": "20538353"}
 
     with pytest.raises(DomainError, match="Name the MID's owner"):
-        services.mid_link_request(**request, evidence=letter())
+        services.mid_link_request(**request, owner_crid="20538353", evidence=letter())
+    with pytest.raises(DomainError, match="owner's CRID"):
+        services.mid_link_request(**request, owner_name="Acme Shipping", evidence=letter())
     with pytest.raises(DomainError, match="needs evidence"):
-        services.mid_link_request(**request, owner_name="Acme Shipping")
+        services.mid_link_request(**request, **owner)
     with pytest.raises(DomainError, match="must be a PDF, PNG or JPEG"):
-        services.mid_link_request(**request, owner_name="Acme", evidence=letter("run.exe"))
+        services.mid_link_request(**request, **owner, evidence=letter("run.exe"))
     with pytest.raises(DomainError, match="empty"):
-        services.mid_link_request(**request, owner_name="Acme", evidence=letter(content=b""))
+        services.mid_link_request(**request, **owner, evidence=letter(content=b""))
     assert not MidLink.objects.exists()
 
-    link = services.mid_link_request(
-        **request, owner_name="Acme Shipping", owner_crid="12345678", evidence=letter()
-    )
+    link = services.mid_link_request(**request, **owner, evidence=letter())
+    assert (link.owner_name, link.owner_crid) == ("Acme Shipping", "20538353")
     assert link.evidence.name.startswith(f"mid-evidence/{provider.pk}/")
     assert link.evidence.read() == b"%PDF-1.7 signed letter"
+
+
+def test_the_verifier_is_kept_when_the_link_is_later_revoked():
+    link = MidLinkFactory(status=MidLinkStatus.REQUESTED)
+    verifier, revoker = StaffFactory(), StaffFactory()
+
+    services.mid_link_verify(link=link, actor=verifier, reason="Matches BCG")
+    services.mid_link_revoke(link=link, actor=revoker, reason="Owner withdrew consent")
+
+    link.refresh_from_db()
+    assert (link.verified_by, link.decided_by) == (verifier, revoker)
+    assert link.verified_at is not None and link.verified_at <= link.decided_at
+    assert link.decision_reason == "Owner withdrew consent"
 
 
 def test_a_link_window_must_end_after_it_starts(member):

@@ -31,7 +31,8 @@ PROBE = (
 def run_python(module: str, extra_env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     # A clean environment: only what the mode itself needs, nothing inherited from this run.
     env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root")}
-    env |= {"DJANGO_SETTINGS_MODULE": module, **extra_env}
+    # A developer's .env must not change what these tests see.
+    env |= {"DJANGO_SETTINGS_MODULE": module, "DJANGO_READ_DOT_ENV": "false", **extra_env}
     return subprocess.run(  # noqa: S603 - fixed argv, our own interpreter
         [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )
@@ -93,3 +94,30 @@ def test_production_passes_check_deploy_with_no_warnings():
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+@pytest.fixture
+def dot_env():
+    """Write a .env into the checkout for one test, keeping any real one aside meanwhile."""
+    path, aside = ROOT / ".env", ROOT / ".env.pytest-aside"
+    if path.exists():
+        path.rename(aside)
+    try:
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+        if aside.exists():
+            aside.rename(path)
+
+
+def test_dev_reads_dot_env_but_production_never_does(dot_env):
+    dot_env.write_text("STRIPE_SECRET_KEY=sk_test_local\nSTRIPE_API_BASE=http://127.0.0.1:9999\n")
+    read = {"DJANGO_READ_DOT_ENV": "true"}
+
+    dev = run_python("config.settings.dev", read, "-c", PROBE)
+    production_env = {k: v for k, v in PRODUCTION_ENV.items() if k != "STRIPE_SECRET_KEY"}
+    production = run_python("config.settings.production", production_env | read, "-c", PROBE)
+
+    assert json.loads(dev.stdout)["stripe"] == "http://127.0.0.1:9999"
+    assert production.returncode != 0
+    assert "Set the STRIPE_SECRET_KEY environment variable" in production.stderr
