@@ -155,6 +155,7 @@ class MidLinkAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         ("Validity", {"fields": ("valid_from", "valid_until")}),
         ("Owner", {"fields": ("owner_name", "owner_crid", "evidence_link")}),
         ("Request", {"fields": ("requested_by", "requested_at")}),
+        ("Verification", {"fields": ("verified_by", "verified_at")}),
         ("Decision", {"fields": DECISION_FIELDS}),
     )
     readonly_fields = ("requested_at", "evidence_link")
