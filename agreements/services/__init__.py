@@ -1,0 +1,53 @@
+"""Writes for agreement versions, signatures, schedule lines and MID links.
+
+Each status change is one service built on `agreements.transitions.transition`, which locks
+the row, checks the table in constants.py, saves, audits and invalidates cached decisions.
+"""
+
+from agreements.services.mid_links import (
+    mid_link_reject,
+    mid_link_request,
+    mid_link_revoke,
+    mid_link_verify,
+)
+from agreements.services.schedule_lines import (
+    schedule_line_approve,
+    schedule_line_reject,
+    schedule_line_revoke,
+)
+from agreements.services.signatures import (
+    agreement_approve,
+    agreement_reinstate,
+    agreement_reject,
+    agreement_sign,
+    agreement_suspend,
+    agreement_terminate,
+)
+from agreements.services.versions import (
+    agreement_version_create,
+    agreement_version_publish,
+    agreement_version_update,
+    canonical_text,
+    text_sha256,
+)
+
+__all__ = [
+    "agreement_approve",
+    "agreement_reinstate",
+    "agreement_reject",
+    "agreement_sign",
+    "agreement_suspend",
+    "agreement_terminate",
+    "agreement_version_create",
+    "agreement_version_publish",
+    "agreement_version_update",
+    "canonical_text",
+    "mid_link_reject",
+    "mid_link_request",
+    "mid_link_revoke",
+    "mid_link_verify",
+    "schedule_line_approve",
+    "schedule_line_reject",
+    "schedule_line_revoke",
+    "text_sha256",
+]

@@ -1,0 +1,132 @@
+"""Agreement versions: drafts, publication (which freezes the text) and text hashes."""
+
+import hashlib
+import unicodedata
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.constants import ProviderType
+from accounts.models import User
+from agreements import access_cache
+from agreements.audit import audit_record
+from agreements.errors import DomainError, ImmutableRecord
+from agreements.models import AgreementVersion
+
+VERSION_EDITABLE_FIELDS = frozenset(
+    {"label", "text", "effective_at", "reacceptance_days", "applies_to"}
+)
+
+
+def canonical_text(text: str) -> str:
+    """The form that is hashed: NFC, \\n line endings, no trailing spaces, one final newline.
+
+    Cosmetic differences (a CRLF from a browser textarea, trailing blanks) must not change the
+    hash, but any visible change to the wording must.
+    """
+    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
+    lines = [line.rstrip() for line in text.split("\n")]
+    return "\n".join(lines).strip("\n") + "\n"
+
+
+def text_sha256(text: str) -> str:
+    return hashlib.sha256(canonical_text(text).encode("utf-8")).hexdigest()
+
+
+def _validate_applies_to(applies_to: Iterable[str]) -> list[str]:
+    values = sorted(set(applies_to))
+    unknown = [value for value in values if value not in ProviderType.values]
+    if not values or unknown:
+        raise DomainError(
+            "An agreement version must apply to at least one provider type out of "
+            f"{', '.join(ProviderType.values)}"
+            + (f"; unknown: {', '.join(unknown)}." if unknown else ".")
+        )
+    return values
+
+
+@transaction.atomic
+def agreement_version_create(
+    *,
+    label: str,
+    text: str,
+    effective_at: datetime,
+    applies_to: Iterable[str],
+    reacceptance_days: int = 30,
+    actor: User | None = None,
+) -> AgreementVersion:
+    """A draft version; it can be edited until it is published."""
+    version = AgreementVersion(
+        label=label.strip(),
+        text=canonical_text(text),
+        effective_at=effective_at,
+        applies_to=_validate_applies_to(applies_to),
+        reacceptance_days=reacceptance_days,
+    )
+    version.full_clean()
+    version.save()
+    audit_record(
+        subject=version,
+        action="agreement_version_create",
+        actor=actor,
+        provider_id=None,
+        extra={"label": version.label},
+    )
+    return version
+
+
+@transaction.atomic
+def agreement_version_update(
+    *, version: AgreementVersion, actor: User | None = None, **changes: Any
+) -> AgreementVersion:
+    """Edit a draft. A published version is immutable: refused, nothing changes."""
+    unknown = set(changes) - VERSION_EDITABLE_FIELDS
+    if unknown:
+        raise DomainError(f"These fields cannot be edited: {', '.join(sorted(unknown))}.")
+    locked = AgreementVersion.objects.select_for_update().get(pk=version.pk)
+    if locked.is_published:
+        raise ImmutableRecord(
+            f"{locked} was published on {locked.published_at:%Y-%m-%d %H:%M} UTC and can no "
+            "longer be changed; publish a new version instead."
+        )
+    if "text" in changes:
+        changes["text"] = canonical_text(changes["text"])
+    if "applies_to" in changes:
+        changes["applies_to"] = _validate_applies_to(changes["applies_to"])
+    for field, value in changes.items():
+        setattr(locked, field, value)
+    locked.full_clean()
+    locked.save(update_fields=sorted(changes))
+    audit_record(
+        subject=locked,
+        action="agreement_version_update",
+        actor=actor,
+        provider_id=None,
+        extra={"fields": sorted(changes)},
+    )
+    return locked
+
+
+@transaction.atomic
+def agreement_version_publish(
+    *, version: AgreementVersion, actor: User | None = None
+) -> AgreementVersion:
+    """Freeze the text, record its hash and make it signable. Affects every provider's access."""
+    locked = AgreementVersion.objects.select_for_update().get(pk=version.pk)
+    if locked.is_published:
+        raise ImmutableRecord(f"{locked} is already published.")
+    locked.published_at = timezone.now()
+    locked.text_sha256 = text_sha256(locked.text)
+    locked.save(update_fields=["published_at", "text_sha256"])
+    audit_record(
+        subject=locked,
+        action="agreement_version_publish",
+        actor=actor,
+        provider_id=None,
+        extra={"text_sha256": locked.text_sha256, "effective_at": locked.effective_at.isoformat()},
+    )
+    access_cache.bump_all()
+    return locked
