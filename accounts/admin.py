@@ -5,6 +5,7 @@ from django.utils.dateformat import format as date_format
 from django.utils.html import format_html, format_html_join
 
 from accounts.models import Membership, Provider, User
+from agreements.selectors import provider_audit_timeline
 
 AUDIT_TIMELINE_LIMIT = 50
 
@@ -100,7 +101,7 @@ class ProviderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=f"latest {AUDIT_TIMELINE_LIMIT} entries")
     def audit_timeline(self, obj: Provider):
-        entries = obj.audit_entries.select_related("actor").order_by("-created_at", "-pk")
+        entries = provider_audit_timeline(provider=obj, limit=AUDIT_TIMELINE_LIMIT)
         rows = format_html_join(
             "",
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} &rarr; {}</td><td>{}</td></tr>",
@@ -113,7 +114,7 @@ class ProviderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                     entry.to_status or "-",
                     entry.reason,
                 )
-                for entry in entries[:AUDIT_TIMELINE_LIMIT]
+                for entry in entries
             ),
         )
         if not rows:

@@ -516,3 +516,16 @@ def test_any_error_inside_the_decision_denies(version, monkeypatch):
 
     assert not decision.allowed
     assert decision.reason_codes == ["DECISION_ERROR"]
+
+
+def test_the_basis_of_an_allowed_decision_loads_its_record(version):
+    from agreements.selectors import decision_basis_record
+
+    provider = ProviderFactory()
+    agreement = AgreementFactory(provider=provider, version=version)
+    line = ScheduleLineFactory(agreement=agreement, mid=OTHER_MID)
+    link = MidLinkFactory(provider=provider, mid=MID)
+
+    assert decision_basis_record(decision=decide(provider=provider, mid=MID)) == link
+    assert decision_basis_record(decision=decide(provider=provider, mid=OTHER_MID)) == line
+    assert decision_basis_record(decision=decide(provider=provider, mid="123457")) is None
