@@ -1,14 +1,20 @@
-"""Run localstripe bound to loopback only.
+"""Run localstripe bound to loopback only, in memory.
 
-localstripe's own CLI binds every interface; this serves the same aiohttp app on 127.0.0.1.
-It never loads localstripe's pickle from /tmp, which is what `--from-scratch` means upstream,
-so every start is empty. The flag is accepted so the command line reads the same.
+localstripe's own CLI binds every interface and pickles its whole store to
+/tmp/localstripe.pickle after each write. This serves the same aiohttp app on 127.0.0.1 and
+keeps the store in memory only: every start is empty (what `--from-scratch` means upstream),
+and the dev (8420) and test (8421) servers never share a file. The flag is accepted so the
+command line reads the same.
 """
 
 import argparse
 
 from aiohttp import web
+from localstripe.resources import store
 from localstripe.server import app
+
+# Persistence is what --from-scratch throws away anyway; skip writing it.
+type(store).dump_to_disk = lambda self: None
 
 
 def main() -> None:
