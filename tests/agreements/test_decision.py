@@ -529,3 +529,18 @@ def test_the_basis_of_an_allowed_decision_loads_its_record(version):
     assert decision_basis_record(decision=decide(provider=provider, mid=MID)) == link
     assert decision_basis_record(decision=decide(provider=provider, mid=OTHER_MID)) == line
     assert decision_basis_record(decision=decide(provider=provider, mid="123457")) is None
+
+
+def test_a_decision_serialises_its_reasons_and_basis(version, now):
+    provider = service_provider_with_link(version)
+    link = provider.mid_links.get()
+
+    allowed = decide(provider=provider, mid=MID, at=now).as_dict()
+    denied = decide(provider=provider, mid=OTHER_MID, at=now).as_dict()
+
+    assert allowed["allowed"] is True
+    assert allowed["basis"] == {"kind": "MID_LINK", "pk": link.pk, "mid": MID, "relation": "OWNED"}
+    assert allowed["decided_at"] == now.isoformat()
+    assert denied["basis"] is None
+    assert [r["code"] for r in denied["reasons"]] == ["MID_NOT_AUTHORIZED"]
+    assert denied["reasons"][0]["message"].startswith("The provider is not authorized")
