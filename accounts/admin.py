@@ -5,25 +5,10 @@ from django.utils.dateformat import format as date_format
 from django.utils.html import format_html, format_html_join
 
 from accounts.models import Membership, Provider, User
-from agreements.selectors import provider_audit_timeline
+from core.admin import ReadOnlyAdminMixin
+from core.selectors import provider_audit_timeline
 
 AUDIT_TIMELINE_LIMIT = 50
-
-
-class ReadOnlyAdminMixin:
-    """View-only admin: status changes must go through the services, which write the audit log.
-
-    Staff review workflows (admin actions calling those services) come later.
-    """
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(User)
@@ -101,7 +86,7 @@ class ProviderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description=f"latest {AUDIT_TIMELINE_LIMIT} entries")
     def audit_timeline(self, obj: Provider):
-        entries = provider_audit_timeline(provider=obj, limit=AUDIT_TIMELINE_LIMIT)
+        entries = provider_audit_timeline(provider_id=obj.pk, limit=AUDIT_TIMELINE_LIMIT)
         rows = format_html_join(
             "",
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} &rarr; {}</td><td>{}</td></tr>",

@@ -12,10 +12,10 @@ from accounts.constants import (
     SuspensionCause,
 )
 from accounts.models import Membership, Provider, User
-from agreements import access_cache
-from agreements.audit import audit_record
-from agreements.errors import DomainError
-from agreements.transitions import transition
+from core import access_cache
+from core.audit import audit_record
+from core.errors import DomainError
+from core.transitions import transition
 
 
 def _provider_id(provider: Provider) -> int:

@@ -1,16 +1,14 @@
 from django.contrib import admin
 from django.utils.html import format_html
-from django.utils.text import Truncator
 
-from accounts.admin import ReadOnlyAdminMixin
 from accounts.constants import ProviderType
 from agreements.models import (
     Agreement,
     AgreementScheduleLine,
     AgreementVersion,
-    AuditEntry,
     MidLink,
 )
+from core.admin import ReadOnlyAdminMixin
 
 PROVIDER_SEARCH = ("provider__legal_name", "provider__dba_name", "provider__crid")
 DECISION_FIELDS = ("decided_by", "decided_at", "decision_reason")
@@ -169,44 +167,3 @@ class MidLinkAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         if not obj.evidence:
             return "No file uploaded."
         return format_html('<a href="{}">{}</a>', obj.evidence.url, obj.evidence.name)
-
-
-@admin.register(AuditEntry)
-class AuditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = (
-        "created_at",
-        "actor",
-        "provider",
-        "action",
-        "subject_ref",
-        "from_status",
-        "to_status",
-        "short_reason",
-    )
-    # Only content types that actually appear in the log, not every model in the project.
-    list_filter = ("action", ("subject_type", admin.RelatedOnlyFieldListFilter))
-    search_fields = ("reason", "actor__email", "provider__legal_name", "provider__dba_name")
-    list_select_related = ("actor", "provider", "subject_type")
-    date_hierarchy = "created_at"
-    ordering = ("-created_at", "-pk")
-    fields = (
-        "created_at",
-        "actor",
-        "provider",
-        "subject_ref",
-        "action",
-        "from_status",
-        "to_status",
-        "reason",
-        "extra",
-    )
-    readonly_fields = ("created_at", "subject_ref")
-
-    # Type and id only: resolving the GenericForeignKey would cost a query per row.
-    @admin.display(description="subject", ordering="subject_type")
-    def subject_ref(self, obj: AuditEntry) -> str:
-        return f"{obj.subject_type.model} #{obj.subject_id}"
-
-    @admin.display(description="reason")
-    def short_reason(self, obj: AuditEntry) -> str:
-        return Truncator(obj.reason).chars(80)

@@ -33,7 +33,6 @@ from django.utils import timezone
 
 from accounts.constants import ProviderStatus
 from accounts.models import Provider
-from agreements import access_cache
 from agreements.constants import (
     AGREEMENT_REQUIRED_TYPES,
     AgreementStatus,
@@ -42,7 +41,8 @@ from agreements.constants import (
     ScheduleLineStatus,
 )
 from agreements.models import Agreement, AgreementScheduleLine, AgreementVersion, MidLink
-from tracking.numbers import InvalidTrackingNumber, is_valid_mid, parse
+from core import access_cache
+from core.tracking_numbers import InvalidTrackingNumber, is_valid_mid, parse
 
 logger = logging.getLogger(__name__)
 

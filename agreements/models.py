@@ -1,8 +1,6 @@
 """IP agreement versions and signatures, schedule lines, Mailer ID links and the audit log."""
 
 from django.conf import settings
-from django.contrib.contenttypes.fields import GenericForeignKey
-from django.contrib.contenttypes.models import ContentType
 from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
@@ -25,7 +23,7 @@ sha256_validator = RegexValidator(r"^[0-9a-f]{64}$", "Expected a lowercase hex S
 
 
 class StaffDecision(models.Model):
-    """Who decided a record's latest status, when, and why (set by agreements.transitions)."""
+    """Who decided a record's latest status, when, and why (set by core.transitions)."""
 
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -226,41 +224,3 @@ class MidLink(StaffDecision):
 
     def __str__(self) -> str:
         return f"MID {self.mid} ({self.get_relation_display()}) for {self.provider}"
-
-
-class AuditEntry(models.Model):
-    """Append-only record of every state change. A database trigger refuses UPDATE and DELETE."""
-
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.PROTECT,
-        null=True,
-        blank=True,
-        related_name="+",
-        help_text="Empty for system actions (scheduled jobs, webhooks).",
-    )
-    # The provider the change concerns, so one provider's timeline is one indexed query.
-    provider = models.ForeignKey(
-        Provider, on_delete=models.PROTECT, null=True, blank=True, related_name="audit_entries"
-    )
-    subject_type = models.ForeignKey(ContentType, on_delete=models.PROTECT)
-    subject_id = models.BigIntegerField()
-    subject = GenericForeignKey("subject_type", "subject_id")
-    action = models.CharField(max_length=60)
-    from_status = models.CharField(max_length=30, blank=True)
-    to_status = models.CharField(max_length=30, blank=True)
-    reason = models.TextField(blank=True)
-    extra = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-
-    class Meta:
-        ordering = ["-created_at", "-pk"]
-        verbose_name_plural = "audit entries"
-        indexes = [
-            models.Index(fields=["subject_type", "subject_id"]),
-            models.Index(fields=["provider", "-created_at"]),
-        ]
-
-    def __str__(self) -> str:
-        change = f"{self.from_status or '-'} -> {self.to_status or '-'}"
-        return f"{self.action} {self.subject_type.model} #{self.subject_id}: {change}"

@@ -1,10 +1,7 @@
-"""Reads for agreements, MID links and the audit log."""
+"""Reads for agreements and MID links."""
 
-from django.db.models import QuerySet
-
-from accounts.models import Provider
 from agreements.decision import Decision
-from agreements.models import AgreementScheduleLine, AuditEntry, MidLink
+from agreements.models import AgreementScheduleLine, MidLink
 
 
 def decision_basis_record(*, decision: Decision) -> MidLink | AgreementScheduleLine | None:
@@ -17,8 +14,3 @@ def decision_basis_record(*, decision: Decision) -> MidLink | AgreementScheduleL
     return AgreementScheduleLine.objects.select_related("agreement__provider").get(
         pk=decision.basis.pk
     )
-
-
-def provider_audit_timeline(*, provider: Provider, limit: int = 50) -> QuerySet[AuditEntry]:
-    """The provider's latest audit entries, newest first."""
-    return provider.audit_entries.select_related("actor").order_by("-created_at", "-pk")[:limit]

@@ -21,7 +21,7 @@ from bench.data import Dataset
 from bench.environment import clear_bench_cache
 from bench.samples import ParserInputs
 from bench.timing import Workload
-from tracking.numbers import InvalidTrackingNumber, parse
+from core.tracking_numbers import InvalidTrackingNumber, parse
 
 SMALL_CACHE_KEY = "bench:small"
 # A cold decision takes milliseconds; a shuffled slice of the questions keeps the run short.

@@ -18,6 +18,7 @@ from accounts.constants import ProviderType
 from accounts.models import Provider, User
 from agreements.constants import MidRelation
 from bench.samples import SEED
+from core.tracking_numbers import make_impb
 from tests.factories import (
     AgreementFactory,
     AgreementVersionFactory,
@@ -26,7 +27,6 @@ from tests.factories import (
     ScheduleLineFactory,
     UserFactory,
 )
-from tracking.numbers import make_impb
 
 PROVIDERS = 50
 OWNED_LINKS = 7
@@ -145,7 +145,7 @@ def _tracking_number(mid: str, rng: random.Random) -> str:
     """A valid 22-digit IMpb carrying ``mid``; a third are scanned with 420+ZIP5 routing.
 
     22-digit PICs keep routed barcodes at 30 digits: a 34-digit one could be read with a
-    different split (see tracking.numbers) and so ask about another MID.
+    different split (see core.tracking_numbers) and so ask about another MID.
     """
     serial_length = 7 if len(mid) == 9 else 10
     serial = "".join(rng.choices(string.digits, k=serial_length))

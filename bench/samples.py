@@ -10,7 +10,7 @@ import string
 from collections import Counter
 from dataclasses import dataclass
 
-from tracking.numbers import InvalidTrackingNumber, make_impb, parse, s10_check_digit
+from core.tracking_numbers import InvalidTrackingNumber, make_impb, parse, s10_check_digit
 
 SEED = 20260
 

@@ -1,6 +1,6 @@
 """Writes for agreement versions, signatures, schedule lines and MID links.
 
-Each status change is one service built on `agreements.transitions.transition`, which locks
+Each status change is one service built on `core.transitions.transition`, which locks
 the row, checks the table in constants.py, saves, audits and invalidates cached decisions.
 """
 

@@ -11,16 +11,16 @@ from django.utils import timezone
 
 from accounts.constants import ProviderStatus
 from accounts.models import Provider, User
-from agreements.audit import audit_record
 from agreements.constants import (
     MID_LINK_TRANSITIONS,
     MidLinkStatus,
     MidRelation,
 )
-from agreements.errors import DomainError
 from agreements.models import MidLink
-from agreements.transitions import transition
-from tracking.numbers import is_valid_mid
+from core.audit import audit_record
+from core.errors import DomainError
+from core.tracking_numbers import is_valid_mid
+from core.transitions import transition
 
 EVIDENCE_MAX_BYTES = 10 * 1024 * 1024
 EVIDENCE_EXTENSIONS = frozenset({".pdf", ".png", ".jpg", ".jpeg"})

@@ -5,10 +5,10 @@ from agreements.constants import (
     SCHEDULE_LINE_TRANSITIONS,
     ScheduleLineStatus,
 )
-from agreements.errors import DomainError
 from agreements.models import Agreement, AgreementScheduleLine
 from agreements.services.signatures import LIVE_AGREEMENT_STATUSES
-from agreements.transitions import transition
+from core.errors import DomainError
+from core.transitions import transition
 
 
 def _line_provider_id(line: AgreementScheduleLine) -> int:

@@ -7,15 +7,15 @@ from django.utils import timezone
 
 from accounts.constants import MembershipRole, ProviderStatus
 from accounts.models import Membership, Provider, User
-from agreements.audit import audit_record
 from agreements.constants import (
     AGREEMENT_TRANSITIONS,
     AgreementStatus,
 )
-from agreements.errors import DomainError
 from agreements.models import Agreement, AgreementScheduleLine, AgreementVersion
-from agreements.transitions import transition
-from tracking.numbers import is_valid_mid
+from core.audit import audit_record
+from core.errors import DomainError
+from core.tracking_numbers import is_valid_mid
+from core.transitions import transition
 
 SIGNING_ROLES = frozenset({MembershipRole.OWNER, MembershipRole.ADMIN})
 LIVE_AGREEMENT_STATUSES = frozenset({AgreementStatus.SUBMITTED, AgreementStatus.APPROVED})

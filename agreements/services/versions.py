@@ -11,10 +11,10 @@ from django.utils import timezone
 
 from accounts.constants import ProviderType
 from accounts.models import User
-from agreements import access_cache
-from agreements.audit import audit_record
-from agreements.errors import DomainError, ImmutableRecord
 from agreements.models import AgreementVersion
+from core import access_cache
+from core.audit import audit_record
+from core.errors import DomainError, ImmutableRecord
 
 VERSION_EDITABLE_FIELDS = frozenset(
     {"label", "text", "effective_at", "reacceptance_days", "applies_to"}

@@ -18,10 +18,13 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "rest_framework",
     "django_celery_beat",
+    # Domain apps, bottom layer first: each may import only the apps listed before it.
+    "core",
     "accounts",
     "agreements",
     "tracking",
     "billing",
+    "demo",
 ]
 
 MIDDLEWARE = [

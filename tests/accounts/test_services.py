@@ -4,8 +4,8 @@ from django.core.exceptions import ValidationError
 from accounts import services
 from accounts.constants import MembershipRole, ProviderStatus, ProviderType
 from accounts.models import Membership, Provider
-from agreements.errors import DomainError
-from agreements.models import AuditEntry
+from core.errors import DomainError
+from core.models import AuditEntry
 from tests.factories import ProviderFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -3,9 +3,10 @@
 import pytest
 from django.urls import reverse
 
-from agreements.audit import audit_record
 from agreements.constants import MidLinkStatus, MidRelation
-from agreements.models import AuditEntry, MidLink
+from agreements.models import MidLink
+from core.audit import audit_record
+from core.models import AuditEntry
 from tests.factories import (
     AgreementFactory,
     AgreementVersionFactory,
@@ -27,7 +28,7 @@ CASES = {
     "agreements_agreement": ("agreement", "Acme Freight", "Robin Signer"),
     "agreements_agreementscheduleline": ("schedule_line", "712345", "712345"),
     "agreements_midlink": ("mid_link", "987654321", "Globex Shipping"),
-    "agreements_auditentry": ("audit_entry", "authorization checked", "Letter of authorization"),
+    "core_auditentry": ("audit_entry", "authorization checked", "Letter of authorization"),
 }
 ADMIN_NAMES = list(CASES)
 
@@ -140,7 +141,7 @@ def test_posting_a_change_is_forbidden_and_nothing_changes(admin_client, domain)
 
 def test_audit_entries_cannot_be_edited_through_the_admin(admin_client, domain):
     entry = domain["audit_entry"]
-    url = reverse("admin:agreements_auditentry_change", args=[entry.pk])
+    url = reverse("admin:core_auditentry_change", args=[entry.pk])
 
     response = admin_client.post(url, {"reason": "rewritten history"})
 
@@ -273,7 +274,7 @@ def _audit_entries(count):
         ("agreements_agreement", _agreements),
         ("agreements_agreementscheduleline", _agreements),
         ("agreements_midlink", _mid_links),
-        ("agreements_auditentry", _audit_entries),
+        ("core_auditentry", _audit_entries),
     ],
 )
 def test_changelist_query_count_does_not_grow_with_rows(

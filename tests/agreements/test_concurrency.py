@@ -7,8 +7,8 @@ from django.db import connection
 
 from agreements import services
 from agreements.constants import AgreementStatus, MidLinkStatus
-from agreements.errors import DomainError
 from agreements.models import Agreement, MidLink
+from core.errors import DomainError
 from tests.factories import AgreementFactory, MidLinkFactory, ProviderFactory, StaffFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)

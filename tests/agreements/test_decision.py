@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from accounts import services as account_services
 from accounts.constants import ProviderStatus, ProviderType
-from agreements import access_cache, services
+from agreements import services
 from agreements.constants import (
     AgreementStatus,
     MidLinkStatus,
@@ -17,6 +17,8 @@ from agreements.constants import (
     ScheduleLineStatus,
 )
 from agreements.decision import decide, decide_for_number
+from core import access_cache
+from core.tracking_numbers import make_impb
 from tests.factories import (
     AgreementFactory,
     AgreementVersionFactory,
@@ -25,7 +27,6 @@ from tests.factories import (
     ScheduleLineFactory,
     StaffFactory,
 )
-from tracking.numbers import make_impb
 
 pytestmark = pytest.mark.django_db
 

@@ -11,14 +11,14 @@ from django.utils import timezone
 from accounts.constants import MembershipRole, ProviderStatus, ProviderType
 from agreements import services
 from agreements.constants import AgreementStatus, MidLinkStatus, MidRelation, ScheduleLineStatus
-from agreements.errors import DomainError, ImmutableRecord
 from agreements.models import (
     Agreement,
     AgreementScheduleLine,
     AgreementVersion,
-    AuditEntry,
     MidLink,
 )
+from core.errors import DomainError, ImmutableRecord
+from core.models import AuditEntry
 from tests.factories import (
     AgreementFactory,
     AgreementVersionFactory,

@@ -13,8 +13,9 @@ from accounts.constants import ProviderStatus
 from accounts.models import Provider
 from agreements import services
 from agreements.constants import AgreementStatus, MidLinkStatus, ScheduleLineStatus
-from agreements.errors import DomainError, InvalidTransition
-from agreements.models import Agreement, AgreementScheduleLine, AuditEntry, MidLink
+from agreements.models import Agreement, AgreementScheduleLine, MidLink
+from core.errors import DomainError, InvalidTransition
+from core.models import AuditEntry
 from tests.factories import (
     AgreementFactory,
     MidLinkFactory,

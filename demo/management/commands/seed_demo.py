@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.demo import DemoDataRefused, seed_demo
+from demo.seed import DemoDataRefused, seed_demo
 
 
 class Command(BaseCommand):

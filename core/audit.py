@@ -5,7 +5,7 @@ from typing import Any
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 
-from agreements.models import AuditEntry
+from core.models import AuditEntry
 
 
 def audit_record(

@@ -1,4 +1,4 @@
-"""Tests for tracking.numbers.
+"""Tests for core.tracking_numbers.
 
 Expected values come from domain.md section 3 (worked examples, hand-checked there) and
 the published test numbers of jkeen/tracking_number_data couriers/usps.json, or from the small
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from tracking.numbers import (
+from core.tracking_numbers import (
     FORMAT_IMPB,
     FORMAT_LEGACY_20,
     FORMAT_S10,

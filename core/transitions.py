@@ -10,9 +10,9 @@ from typing import Any, TypeVar
 from django.db import models, transaction
 from django.utils import timezone
 
-from agreements import access_cache
-from agreements.audit import audit_record
-from agreements.errors import DomainError, InvalidTransition
+from core import access_cache
+from core.audit import audit_record
+from core.errors import DomainError, InvalidTransition
 
 M = TypeVar("M", bound=models.Model)
 

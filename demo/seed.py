@@ -17,7 +17,7 @@ from agreements import services as agreement_services
 from agreements.constants import AgreementStatus, MidLinkStatus, MidRelation, ScheduleLineStatus
 from agreements.decision import decide_for_number
 from agreements.models import Agreement, AgreementVersion, MidLink
-from tracking.numbers import make_impb
+from core.tracking_numbers import make_impb
 
 ACCESS_START = datetime(2026, 4, 1, tzinfo=UTC)
 
