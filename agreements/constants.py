@@ -99,8 +99,24 @@ class ReasonCode(models.TextChoices):
         "This tracking number carries no shipper Mailer ID, so access cannot be granted by MID.",
     )
     INVALID_TRACKING_NUMBER = "INVALID_TRACKING_NUMBER", "The tracking number is not valid."
+    AMBIGUOUS_TRACKING_NUMBER = (
+        "AMBIGUOUS_TRACKING_NUMBER",
+        "The barcode reads as two tracking numbers with different Mailer IDs, so it is refused. "
+        "Send the tracking number (PIC) without the 420 + ZIP routing prefix.",
+    )
     INVALID_MID = "INVALID_MID", "The Mailer ID is not a valid 6- or 9-digit MID."
     DECISION_ERROR = (
         "DECISION_ERROR",
         "Access could not be evaluated, so it is denied. Please retry or contact support.",
     )
+
+
+# Denials caused by input that cannot be read with certainty: the caller must correct the
+# request (the tracking API answers 400), as opposed to a refusal of access (403).
+BAD_REQUEST_REASONS: frozenset[str] = frozenset(
+    {
+        ReasonCode.INVALID_TRACKING_NUMBER,
+        ReasonCode.AMBIGUOUS_TRACKING_NUMBER,
+        ReasonCode.INVALID_MID,
+    }
+)

@@ -14,10 +14,17 @@ Rules (all must hold):
 
 Fail closed: any error means deny (DECISION_ERROR). The only error that does not deny is an
 unreachable cache: the decision is then computed from the database, which is still correct.
+A tracking number that cannot be read with certainty (invalid, or a routed barcode whose two
+readings carry different MIDs) is denied as a bad request (`Decision.is_bad_request`).
+
+Time: a decision is about now. `projected_to` applies *today's* records to a later moment
+(link windows, effective dates, deadlines); the past cannot be answered from today's records,
+so an earlier moment is refused (docs/access-decision.md, "Questions about other moments").
 
 Cost: a cold decision is 2 queries (provider state, then MID coverage); a cached one is 0.
-Only decisions about "now" are cached, for at most ACCESS_DECISION_CACHE_SECONDS and never
-past the next moment the answer could change by itself (a link window or deadline ending).
+Only decisions about now are cached, for at most ACCESS_DECISION_CACHE_SECONDS and never
+past the next moment the answer could change by itself (a link window, deadline, effective
+date or publication).
 """
 
 import dataclasses
@@ -27,7 +34,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from django.contrib.postgres.expressions import ArraySubquery
-from django.db.models import CharField, DateTimeField, OuterRef, Subquery, Value
+from django.db.models import CharField, DateTimeField, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import JSONObject
 from django.utils import timezone
 
@@ -35,6 +42,7 @@ from accounts.constants import ProviderStatus
 from accounts.models import Provider
 from agreements.constants import (
     AGREEMENT_REQUIRED_TYPES,
+    BAD_REQUEST_REASONS,
     AgreementStatus,
     MidLinkStatus,
     ReasonCode,
@@ -42,7 +50,13 @@ from agreements.constants import (
 )
 from agreements.models import Agreement, AgreementScheduleLine, AgreementVersion, MidLink
 from core import access_cache
-from core.tracking_numbers import InvalidTrackingNumber, is_valid_mid, parse
+from core.prepared import PreparedQuery, json_value
+from core.tracking_numbers import (
+    AmbiguousTrackingNumber,
+    InvalidTrackingNumber,
+    is_valid_mid,
+    parse,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -76,12 +90,22 @@ class Decision:
     mid: str | None
     reasons: tuple[Reason, ...] = ()
     basis: Grant | None = None
+    # When this answer was given. For a cache hit that is when it was served...
     decided_at: datetime | None = None
+    # ...and this is when the rules were evaluated from the database.
+    computed_at: datetime | None = None
+    # Set when today's records were applied to a later moment instead of now.
+    projected_to: datetime | None = None
     from_cache: bool = False
 
     @property
     def reason_codes(self) -> list[str]:
         return [reason.code for reason in self.reasons]
+
+    @property
+    def is_bad_request(self) -> bool:
+        """Denied because the input cannot be read with certainty: the caller must fix it."""
+        return any(reason.code in BAD_REQUEST_REASONS for reason in self.reasons)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -89,67 +113,111 @@ class Decision:
             "provider_id": self.provider_id,
             "mid": self.mid,
             "reasons": [dataclasses.asdict(reason) for reason in self.reasons],
+            "bad_request": self.is_bad_request,
             "basis": dataclasses.asdict(self.basis) if self.basis else None,
-            "decided_at": self.decided_at.isoformat() if self.decided_at else None,
+            "decided_at": _iso(self.decided_at),
+            "computed_at": _iso(self.computed_at),
+            "projected_to": _iso(self.projected_to),
+            "from_cache": self.from_cache,
         }
 
 
-def _deny(provider_id: int, mid: str | None, *reasons: Reason, at: datetime) -> Decision:
-    return Decision(allowed=False, provider_id=provider_id, mid=mid, reasons=reasons, decided_at=at)
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
-def decide(*, provider: Provider, mid: str | None, at: datetime | None = None) -> Decision:
-    """Allow or deny `provider` reading data for `mid` at `at` (default: now)."""
-    moment = at or timezone.now()
+# A moment read from the clock just before the call still counts as now.
+CLOCK_SKEW = timedelta(seconds=5)
+
+
+def _deny(
+    provider_id: int,
+    mid: str | None,
+    *reasons: Reason,
+    now: datetime,
+    projected_to: datetime | None = None,
+) -> Decision:
+    return Decision(
+        allowed=False,
+        provider_id=provider_id,
+        mid=mid,
+        reasons=reasons,
+        decided_at=now,
+        computed_at=now,
+        projected_to=projected_to,
+    )
+
+
+def _check_projection(projected_to: datetime | None, now: datetime) -> None:
+    if projected_to is not None and projected_to < now - CLOCK_SKEW:
+        raise ValueError(
+            f"A decision can be projected to now or later, not to {projected_to:%Y-%m-%d %H:%M}: "
+            "today's records cannot say what was allowed then. Past access is in the audit log."
+        )
+
+
+def decide(
+    *, provider: Provider, mid: str | None, projected_to: datetime | None = None
+) -> Decision:
+    """Allow or deny `provider` reading data for `mid` now, or, with `projected_to`, at a later
+    moment assuming no record changes in between. Raises ValueError for a past moment."""
+    now = timezone.now()
+    _check_projection(projected_to, now)
     provider_id = provider.pk
     try:
         if mid is None:
-            return _deny(
-                provider_id, None, Reason.of(ReasonCode.NO_MID_IN_TRACKING_NUMBER), at=moment
-            )
+            reason = Reason.of(ReasonCode.NO_MID_IN_TRACKING_NUMBER)
+            return _deny(provider_id, None, reason, now=now, projected_to=projected_to)
         if not isinstance(mid, str) or not is_valid_mid(mid):
-            return _deny(provider_id, str(mid), Reason.of(ReasonCode.INVALID_MID), at=moment)
-        if at is not None:
-            decision, _ = _evaluate(provider_id, mid, moment)
-            return decision
-        return _decide_now_with_cache(provider_id, mid, moment)
+            reason = Reason.of(ReasonCode.INVALID_MID)
+            return _deny(provider_id, str(mid), reason, now=now, projected_to=projected_to)
+        if projected_to is not None:
+            return _evaluate(provider_id, mid, now=now, projected_to=projected_to)[0]
+        return _decide_now_with_cache(provider_id, mid, now)
     except Exception:
         logger.exception(
             "access decision failed for provider %s, MID %s; denying", provider_id, mid
         )
-        return _deny(provider_id, mid, Reason.of(ReasonCode.DECISION_ERROR), at=moment)
+        reason = Reason.of(ReasonCode.DECISION_ERROR)
+        return _deny(provider_id, mid, reason, now=now, projected_to=projected_to)
 
 
 def decide_for_number(
-    *, provider: Provider, tracking_number: str, at: datetime | None = None
+    *, provider: Provider, tracking_number: str, projected_to: datetime | None = None
 ) -> Decision:
-    """Parse the number, extract its MID and decide. Invalid numbers are denied with the cause."""
-    moment = at or timezone.now()
+    """Parse the number, extract its MID and decide. Unreadable numbers are denied with the
+    cause, as bad requests."""
+    now = timezone.now()
+    _check_projection(projected_to, now)
     try:
         number = parse(tracking_number)
+    except AmbiguousTrackingNumber as exc:
+        reason = Reason.of(ReasonCode.AMBIGUOUS_TRACKING_NUMBER, f"({exc.reason})")
+        return _deny(provider.pk, None, reason, now=now, projected_to=projected_to)
     except InvalidTrackingNumber as exc:
         reason = Reason.of(ReasonCode.INVALID_TRACKING_NUMBER, f"({exc.reason})")
-        return _deny(provider.pk, None, reason, at=moment)
+        return _deny(provider.pk, None, reason, now=now, projected_to=projected_to)
     except Exception:
         logger.exception("tracking number parser failed for provider %s; denying", provider.pk)
-        return _deny(provider.pk, None, Reason.of(ReasonCode.DECISION_ERROR), at=moment)
-    return decide(provider=provider, mid=number.mid, at=at)
+        reason = Reason.of(ReasonCode.DECISION_ERROR)
+        return _deny(provider.pk, None, reason, now=now, projected_to=projected_to)
+    return decide(provider=provider, mid=number.mid, projected_to=projected_to)
 
 
 def _decide_now_with_cache(provider_id: int, mid: str, now: datetime) -> Decision:
     if access_cache.is_dirty(provider_id):
         # This connection changed the provider's inputs and has not committed: the answer
         # must reflect its own writes, and must not be cached in case they roll back.
-        return _evaluate(provider_id, mid, now)[0]
+        return _evaluate(provider_id, mid, now=now)[0]
     try:
         tokens = access_cache.current_tokens(provider_id)
         cached = access_cache.get(provider_id, mid, tokens)
     except Exception:  # noqa: BLE001 - the cache is an optimisation; the database is the truth
         logger.warning("access cache unreachable; deciding from the database", exc_info=True)
-        return _evaluate(provider_id, mid, now)[0]
+        return _evaluate(provider_id, mid, now=now)[0]
     if cached is not None:
-        return dataclasses.replace(cached, from_cache=True)
-    decision, valid_until = _evaluate(provider_id, mid, now)
+        return dataclasses.replace(cached, decided_at=now, from_cache=True)
+    decision, valid_until = _evaluate(provider_id, mid, now=now)
     ttl = int((valid_until - now).total_seconds()) if valid_until else 10**9
     try:
         access_cache.put(provider_id, mid, tokens, decision, ttl)
@@ -163,6 +231,7 @@ class _Version:
     effective_at: datetime
     pk: int
     reacceptance_days: int
+    published_at: datetime
 
     @property
     def order(self) -> tuple[datetime, int]:
@@ -174,69 +243,122 @@ class _Version:
         return self.effective_at + timedelta(days=self.reacceptance_days)
 
 
-def _provider_state(provider_id: int, at: datetime) -> dict[str, Any] | None:
-    """Query 1: the provider, its approved agreement's version, and every agreement version
-    published by `at` that applies to the provider's type."""
-    versions = AgreementVersion.objects.filter(
-        published_at__isnull=False,
-        published_at__lte=at,
-        applies_to__contains=[OuterRef("provider_type")],
-    ).values(v=JSONObject(pk="pk", effective_at="effective_at", days="reacceptance_days"))
-    approved = Agreement.objects.filter(provider_id=OuterRef("pk"), status=AgreementStatus.APPROVED)
-    state = (
-        Provider.objects.filter(pk=provider_id)
-        .annotate(
-            versions=ArraySubquery(versions),
-            approved_version_id=Subquery(approved.values("version_id")[:1]),
-            approved_effective_at=Subquery(approved.values("version__effective_at")[:1]),
-        )
+def _provider_state_query(*, provider_id: int, at: datetime) -> QuerySet:
+    """Query 1: the provider, its approved agreement's version if that version applies to the
+    provider's type, and every published agreement version that applies to the type (versions
+    published after `at` too: their publication is a moment the answer changes).
+
+    Orderings are cleared throughout: the rules sort in Python, and model default orderings
+    would add sorts (and, for the provider, a sort by name) that the plan does not need.
+    """
+    applies = {"applies_to__contains": [OuterRef("provider_type")]}
+    versions = (
+        AgreementVersion.objects.filter(published_at__isnull=False, **applies)
+        .order_by()
         .values(
-            "status",
-            "provider_type",
-            "billing_hold",
-            "versions",
-            "approved_version_id",
-            "approved_effective_at",
+            v=JSONObject(
+                pk="pk",
+                effective_at="effective_at",
+                days="reacceptance_days",
+                published="published_at",
+            )
         )
-        .first()
     )
-    if state is not None:
-        state["versions"] = [
-            _Version(datetime.fromisoformat(v["effective_at"]), v["pk"], v["days"])
-            for v in state["versions"]
-        ]
+    # At most one APPROVED agreement per provider (a partial unique index), so no ordering.
+    approved = (
+        Agreement.objects.filter(
+            provider_id=OuterRef("pk"),
+            status=AgreementStatus.APPROVED,
+            # Rule 2 is the last line of defence: a signature on a version written for another
+            # provider type, or not yet published, is no agreement at all.
+            version__published_at__lte=at,
+            **{f"version__{key}": value for key, value in applies.items()},
+        )
+        .order_by()
+        .values(a=JSONObject(version_id="version_id", effective_at="version__effective_at"))[:1]
+    )
+    return (
+        Provider.objects.filter(pk=provider_id)
+        .order_by()
+        .annotate(versions=ArraySubquery(versions), approved=Subquery(approved))
+        .values("status", "provider_type", "billing_hold", "versions", "approved")
+    )
+
+
+def _grants_query(*, provider_id: int, mid: str) -> QuerySet:
+    """Query 2: every verified link and approved schedule line (of an approved agreement)
+    for this provider and MID. Unordered: MidLink's default ordering would join the provider
+    only to sort by its name."""
+    links = (
+        MidLink.objects.filter(provider_id=provider_id, mid=mid, status=MidLinkStatus.VERIFIED)
+        .order_by()
+        .values_list(
+            Value("MID_LINK", output_field=CharField()),
+            "pk",
+            "relation",
+            "valid_from",
+            "valid_until",
+        )
+    )
+    lines = (
+        AgreementScheduleLine.objects.filter(
+            agreement__provider_id=provider_id,
+            agreement__status=AgreementStatus.APPROVED,
+            mid=mid,
+            status=ScheduleLineStatus.APPROVED,
+        )
+        .order_by()
+        .values_list(
+            Value("SCHEDULE_LINE", output_field=CharField()),
+            "pk",
+            Value("SCHEDULE", output_field=CharField()),
+            Value(None, output_field=DateTimeField()),
+            Value(None, output_field=DateTimeField()),
+        )
+    )
+    return links.union(lines, all=True)
+
+
+# Compiled once per process: building the SQL cost more than running it (docs/benchmarks.md).
+_PROVIDER_STATE = PreparedQuery(_provider_state_query, provider_id=int, at=datetime)
+_GRANTS = PreparedQuery(_grants_query, provider_id=int, mid=str)
+_GRANT_KEYS = ("kind", "pk", "relation", "valid_from", "valid_until")
+
+
+def _provider_state(provider_id: int, at: datetime) -> dict[str, Any] | None:
+    rows = _PROVIDER_STATE.rows(provider_id=provider_id, at=at)
+    if not rows:
+        return None
+    state = rows[0]
+    state["versions"] = [
+        _Version(
+            effective_at=datetime.fromisoformat(v["effective_at"]),
+            pk=v["pk"],
+            reacceptance_days=v["days"],
+            published_at=datetime.fromisoformat(v["published"]),
+        )
+        for v in map(json_value, state["versions"])
+    ]
+    approved = json_value(state.pop("approved"))
+    state["approved_version_id"] = approved["version_id"] if approved else None
+    state["approved_effective_at"] = (
+        datetime.fromisoformat(approved["effective_at"]) if approved else None
+    )
     return state
 
 
 def _grants(provider_id: int, mid: str) -> list[dict[str, Any]]:
-    """Query 2: every verified link and approved schedule line (of an approved agreement)
-    for this provider and MID."""
-    links = MidLink.objects.filter(
-        provider_id=provider_id, mid=mid, status=MidLinkStatus.VERIFIED
-    ).values_list(
-        Value("MID_LINK", output_field=CharField()), "pk", "relation", "valid_from", "valid_until"
-    )
-    lines = AgreementScheduleLine.objects.filter(
-        agreement__provider_id=provider_id,
-        agreement__status=AgreementStatus.APPROVED,
-        mid=mid,
-        status=ScheduleLineStatus.APPROVED,
-    ).values_list(
-        Value("SCHEDULE_LINE", output_field=CharField()),
-        "pk",
-        Value("SCHEDULE", output_field=CharField()),
-        Value(None, output_field=DateTimeField()),
-        Value(None, output_field=DateTimeField()),
-    )
-    keys = ("kind", "pk", "relation", "valid_from", "valid_until")
-    return [dict(zip(keys, row, strict=True)) for row in links.union(lines, all=True)]
+    rows = _GRANTS.rows(provider_id=provider_id, mid=mid)
+    # A UNION's columns are named after the first SELECT's, so key them by position.
+    return [dict(zip(_GRANT_KEYS, row.values(), strict=True)) for row in rows]
 
 
 def _agreement_problem(
     state: dict[str, Any], at: datetime, boundaries: list[datetime]
 ) -> Reason | None:
     """Why the provider's approved agreement is not current at `at`, or None if it is."""
-    versions: list[_Version] = state["versions"]
+    boundaries += [v.published_at for v in state["versions"] if v.published_at > at]
+    versions: list[_Version] = [v for v in state["versions"] if v.published_at <= at]
     boundaries += [v.effective_at for v in versions if v.effective_at > at]
     in_effect = [v for v in versions if v.effective_at <= at]
     if state["approved_version_id"] is None or not in_effect:
@@ -291,11 +413,15 @@ def _coverage(
     return None, [Reason.of(ReasonCode.MID_NOT_AUTHORIZED, f"(MID {mid})")]
 
 
-def _evaluate(provider_id: int, mid: str, at: datetime) -> tuple[Decision, datetime | None]:
+def _evaluate(
+    provider_id: int, mid: str, *, now: datetime, projected_to: datetime | None = None
+) -> tuple[Decision, datetime | None]:
     """Apply the rules from the database; also return when the answer could next change."""
+    at = projected_to or now
     state = _provider_state(provider_id, at)
     if state is None:
-        return _deny(provider_id, mid, Reason.of(ReasonCode.PROVIDER_NOT_ACTIVE), at=at), None
+        reason = Reason.of(ReasonCode.PROVIDER_NOT_ACTIVE)
+        return _deny(provider_id, mid, reason, now=now, projected_to=projected_to), None
     boundaries: list[datetime] = []
     reasons: list[Reason] = []
     if state["status"] != ProviderStatus.ACTIVE:
@@ -315,7 +441,9 @@ def _evaluate(provider_id: int, mid: str, at: datetime) -> tuple[Decision, datet
         mid=mid,
         reasons=tuple(reasons),
         basis=basis if not reasons else None,
-        decided_at=at,
+        decided_at=now,
+        computed_at=now,
+        projected_to=projected_to,
     )
     future = [moment for moment in boundaries if moment > at]
     return decision, min(future) if future else None

@@ -53,8 +53,18 @@ class _Bump:
 
 
 def _bump(provider_id: int, key: str) -> None:
-    # Runs at once when there is no transaction, else after a successful commit.
-    transaction.on_commit(_Bump(provider_id, key))
+    """Replace a token at once when there is no transaction, else right after the commit.
+
+    Django runs on-commit callbacks in registration order and stops at the first non-robust
+    one that raises. An invalidation skipped that way would serve a revoked ALLOW from the
+    cache, so bumps are robust and jump the queue: they run before any other callback.
+    """
+    connection = transaction.get_connection()
+    transaction.on_commit(_Bump(provider_id, key), robust=True)
+    if connection.in_atomic_block:
+        # on_commit appended (savepoint ids, callback, robust); moving the entry keeps its
+        # savepoint ids, so a savepoint rollback still drops it exactly as Django would.
+        connection.run_on_commit.insert(0, connection.run_on_commit.pop())
 
 
 def bump_provider(provider_id: int) -> None:

@@ -19,9 +19,13 @@ Three formats are recognised:
   country code, e.g. ``RB123456785US``. No shipper MID.
 
 A 34-digit barcode is ambiguous: ``420``+ZIP9+22-digit PIC or ``420``+ZIP5+26-digit PIC.
-Both splits are tried and the one whose PIC validates wins. If *both* validate, the
-ZIP9 + 22-digit reading is preferred: it is the usual commercial layout, and choosing a
-fixed rule keeps parsing deterministic.
+Both splits are tried and the one whose PIC validates wins. *Both* validate more often than
+one would think: whenever the 26-digit PIC's first four digits weigh 0 mod 10 in the check
+digit (channel 93 with service type 009, for example, whatever the serial), the ZIP9 split
+shares its check digit. If the two readings carry different MIDs, the barcode is refused with
+`AmbiguousTrackingNumber` (fail closed: guessing would serve one mailer's parcel to another);
+the caller must send the PIC without the routing prefix. If they carry the same MID, the MID is
+certain and the ZIP9 + 22-digit reading (the usual commercial layout) is returned.
 
 The check digit covers the PIC only, so a typo in the routing ZIP cannot be detected.
 That is a property of the barcode standard, not of this module.
@@ -39,6 +43,7 @@ __all__ = [
     "FORMAT_IMPB",
     "FORMAT_LEGACY_20",
     "FORMAT_S10",
+    "AmbiguousTrackingNumber",
     "InvalidTrackingNumber",
     "TrackingFormat",
     "TrackingNumber",
@@ -79,6 +84,18 @@ class InvalidTrackingNumber(ValueError):
 
     def __str__(self) -> str:
         return self.reason
+
+
+class AmbiguousTrackingNumber(InvalidTrackingNumber):
+    """A routed 34-digit barcode that reads validly two ways, with two different MIDs."""
+
+    def __init__(self, mids: tuple[str | None, str | None]) -> None:
+        super().__init__(
+            "this 34-digit barcode reads both as 420 + ZIP9 + a 22-digit PIC (MID "
+            f"{mids[0] or 'none'}) and as 420 + ZIP5 + a 26-digit PIC (MID {mids[1] or 'none'}); "
+            "send the tracking number (PIC) without the 420 + ZIP routing prefix"
+        )
+        self.mids = mids
 
 
 class _PicError(InvalidTrackingNumber):
@@ -228,14 +245,18 @@ def _parse_digits(number: str) -> TrackingNumber:
 
 
 def _parse_routed_34(number: str) -> TrackingNumber:
-    # Order matters: it is the tie-break when both splits are valid (see module docstring).
-    splits = ((number[3:12], number[12:]), (number[3:8], number[8:]))
+    readings: list[TrackingNumber] = []
     failures: list[_PicError] = []
-    for zip_code, pic in splits:
+    # ZIP9 first: it is the reading returned when both hold with the same MID.
+    for zip_code, pic in ((number[3:12], number[12:]), (number[3:8], number[8:])):
         try:
-            return _parse_pic(pic, routing_zip=zip_code)
+            readings.append(_parse_pic(pic, routing_zip=zip_code))
         except _PicError as exc:
             failures.append(exc)
+    if len(readings) == 2 and readings[0].mid != readings[1].mid:
+        raise AmbiguousTrackingNumber((readings[0].mid, readings[1].mid))
+    if readings:
+        return readings[0]
     # max() keeps the first of equal depths, i.e. the ZIP9 reading.
     raise max(failures, key=lambda exc: exc.depth)
 

@@ -169,7 +169,7 @@ def test_rule_combinations(version, now, provider_kwargs, agreement_status, link
         else None
     )
 
-    decision = decide(provider=provider, mid=MID, at=now)
+    decision = decide(provider=provider, mid=MID, projected_to=now)
 
     assert decision.reason_codes == [code.value for code in expected]
     assert decision.allowed is (not expected)
@@ -185,14 +185,14 @@ def test_shippers_and_platforms_need_no_agreement(now, provider_type):
     provider = ProviderFactory(provider_type=provider_type)
     MidLinkFactory(provider=provider, mid=MID)
 
-    assert decide(provider=provider, mid=MID, at=now).allowed
+    assert decide(provider=provider, mid=MID, projected_to=now).allowed
 
 
 def test_a_service_provider_is_denied_when_no_version_is_in_effect(now):
     provider = ProviderFactory()
     MidLinkFactory(provider=provider, mid=MID)
 
-    decision = decide(provider=provider, mid=MID, at=now)
+    decision = decide(provider=provider, mid=MID, projected_to=now)
 
     assert decision.reason_codes == ["AGREEMENT_REQUIRED"]
 
@@ -202,7 +202,9 @@ def test_another_providers_link_grants_nothing(version, now):
     stranger = ProviderFactory()
     AgreementFactory(provider=stranger, version=version)
 
-    assert decide(provider=stranger, mid=MID, at=now).reason_codes == ["MID_NOT_AUTHORIZED"]
+    assert decide(provider=stranger, mid=MID, projected_to=now).reason_codes == [
+        "MID_NOT_AUTHORIZED"
+    ]
 
 
 # --- Schedule lines --------------------------------------------------------------------------
@@ -213,7 +215,7 @@ def test_an_approved_schedule_line_of_an_approved_agreement_grants_access(versio
     agreement = AgreementFactory(provider=provider, version=version)
     line = ScheduleLineFactory(agreement=agreement, mid=OTHER_MID)
 
-    decision = decide(provider=provider, mid=OTHER_MID, at=now)
+    decision = decide(provider=provider, mid=OTHER_MID, projected_to=now)
 
     assert decision.allowed
     assert (decision.basis.kind, decision.basis.pk, decision.basis.relation) == (
@@ -232,7 +234,9 @@ def test_a_schedule_line_that_is_not_approved_grants_nothing(version, now, line_
     agreement = AgreementFactory(provider=provider, version=version)
     ScheduleLineFactory(agreement=agreement, mid=OTHER_MID, status=line_status)
 
-    assert decide(provider=provider, mid=OTHER_MID, at=now).reason_codes == ["MID_NOT_AUTHORIZED"]
+    assert decide(provider=provider, mid=OTHER_MID, projected_to=now).reason_codes == [
+        "MID_NOT_AUTHORIZED"
+    ]
 
 
 def test_a_schedule_line_of_a_superseded_agreement_grants_nothing(version, now):
@@ -240,7 +244,9 @@ def test_a_schedule_line_of_a_superseded_agreement_grants_nothing(version, now):
     old = AgreementFactory(provider=provider, version=version, status=AgreementStatus.SUPERSEDED)
     ScheduleLineFactory(agreement=old, mid=OTHER_MID)
 
-    assert decide(provider=provider, mid=OTHER_MID, at=now).reason_codes == ["MID_NOT_AUTHORIZED"]
+    assert decide(provider=provider, mid=OTHER_MID, projected_to=now).reason_codes == [
+        "MID_NOT_AUTHORIZED"
+    ]
 
 
 def test_an_owned_link_is_preferred_as_the_basis_over_a_schedule_line(version, now):
@@ -249,7 +255,7 @@ def test_an_owned_link_is_preferred_as_the_basis_over_a_schedule_line(version, n
     ScheduleLineFactory(agreement=agreement, mid=MID)
     link = MidLinkFactory(provider=provider, mid=MID)
 
-    assert decide(provider=provider, mid=MID, at=now).basis.pk == link.pk
+    assert decide(provider=provider, mid=MID, projected_to=now).basis.pk == link.pk
 
 
 # --- Agreement versions and re-acceptance -----------------------------------------------------
@@ -260,8 +266,8 @@ def test_holders_of_an_older_version_keep_access_until_the_reacceptance_deadline
     AgreementVersionFactory(effective_at=now - days(10), reacceptance_days=30)
     provider = service_provider_with_link(v1)
 
-    assert decide(provider=provider, mid=MID, at=now).allowed
-    late = decide(provider=provider, mid=MID, at=now + days(21))
+    assert decide(provider=provider, mid=MID, projected_to=now).allowed
+    late = decide(provider=provider, mid=MID, projected_to=now + days(21))
     assert late.reason_codes == ["AGREEMENT_REACCEPTANCE_REQUIRED"]
 
 
@@ -271,7 +277,7 @@ def test_signing_a_newer_version_early_keeps_access(now):
     provider = service_provider_with_link(upcoming)
 
     assert current.effective_at < now
-    assert decide(provider=provider, mid=MID, at=now).allowed
+    assert decide(provider=provider, mid=MID, projected_to=now).allowed
 
 
 def test_a_version_for_other_provider_types_does_not_force_reacceptance(now):
@@ -279,7 +285,7 @@ def test_a_version_for_other_provider_types_does_not_force_reacceptance(now):
     AgreementVersionFactory(effective_at=now - days(90), applies_to=[ProviderType.PLATFORM])
     provider = service_provider_with_link(v1)
 
-    assert decide(provider=provider, mid=MID, at=now).allowed
+    assert decide(provider=provider, mid=MID, projected_to=now).allowed
 
 
 def test_an_unpublished_draft_does_not_count_as_the_current_version(now):
@@ -287,7 +293,7 @@ def test_an_unpublished_draft_does_not_count_as_the_current_version(now):
     AgreementVersionFactory(effective_at=now - days(90), published_at=None, text_sha256="")
     provider = service_provider_with_link(v1)
 
-    assert decide(provider=provider, mid=MID, at=now).allowed
+    assert decide(provider=provider, mid=MID, projected_to=now).allowed
 
 
 def test_a_version_with_the_same_effective_date_still_requires_reacceptance(now):
@@ -295,7 +301,7 @@ def test_a_version_with_the_same_effective_date_still_requires_reacceptance(now)
     AgreementVersionFactory(effective_at=v1.effective_at, reacceptance_days=30)  # a corrected text
     provider = service_provider_with_link(v1)
 
-    assert decide(provider=provider, mid=MID, at=now).reason_codes == [
+    assert decide(provider=provider, mid=MID, projected_to=now).reason_codes == [
         "AGREEMENT_REACCEPTANCE_REQUIRED"
     ]
 
@@ -306,7 +312,7 @@ def test_a_later_version_does_not_reopen_access_that_already_lapsed(now):
     AgreementVersionFactory(effective_at=now - days(5), reacceptance_days=30)
     provider = service_provider_with_link(v1)
 
-    assert decide(provider=provider, mid=MID, at=now).reason_codes == [
+    assert decide(provider=provider, mid=MID, projected_to=now).reason_codes == [
         "AGREEMENT_REACCEPTANCE_REQUIRED"
     ]
 
@@ -318,8 +324,8 @@ def test_a_schedule_line_needs_a_current_agreement_whatever_the_provider_type(no
     ScheduleLineFactory(agreement=AgreementFactory(provider=shipper, version=v1), mid=OTHER_MID)
     MidLinkFactory(provider=shipper, mid=MID)
 
-    stale_line = decide(provider=shipper, mid=OTHER_MID, at=now)
-    own_mid = decide(provider=shipper, mid=MID, at=now)
+    stale_line = decide(provider=shipper, mid=OTHER_MID, projected_to=now)
+    own_mid = decide(provider=shipper, mid=MID, projected_to=now)
 
     assert stale_line.reason_codes == ["AGREEMENT_REACCEPTANCE_REQUIRED"]
     assert own_mid.allowed  # a shipper's own MIDs need no agreement at all
@@ -332,7 +338,9 @@ def test_decide_for_number_extracts_the_mid(version, now):
     provider = service_provider_with_link(version)
     number = make_impb(mid=MID, service_type_code="001", serial="1234567")
 
-    decision = decide_for_number(provider=provider, tracking_number=f"420 20260 {number}", at=now)
+    decision = decide_for_number(
+        provider=provider, tracking_number=f"420 20260 {number}", projected_to=now
+    )
 
     assert decision.allowed
     assert decision.mid == MID
@@ -348,7 +356,7 @@ def test_decide_for_number_extracts_the_mid(version, now):
 def test_numbers_without_a_shipper_mid_are_always_denied(version, now, number):
     provider = service_provider_with_link(version)
 
-    decision = decide_for_number(provider=provider, tracking_number=number, at=now)
+    decision = decide_for_number(provider=provider, tracking_number=number, projected_to=now)
 
     assert decision.reason_codes == ["NO_MID_IN_TRACKING_NUMBER"]
     assert not decision.allowed
@@ -359,7 +367,7 @@ def test_an_invalid_number_is_denied_with_the_parse_reason(version, now):
     number = make_impb(mid=MID, service_type_code="001", serial="1234567")
     broken = number[:-1] + str((int(number[-1]) + 1) % 10)
 
-    decision = decide_for_number(provider=provider, tracking_number=broken, at=now)
+    decision = decide_for_number(provider=provider, tracking_number=broken, projected_to=now)
 
     assert decision.reason_codes == ["INVALID_TRACKING_NUMBER"]
     assert "check digit is" in decision.reasons[0].message
@@ -368,7 +376,7 @@ def test_an_invalid_number_is_denied_with_the_parse_reason(version, now):
 def test_an_invalid_mid_is_denied(version, now):
     provider = service_provider_with_link(version)
 
-    assert decide(provider=provider, mid="912345", at=now).reason_codes == ["INVALID_MID"]
+    assert decide(provider=provider, mid="912345", projected_to=now).reason_codes == ["INVALID_MID"]
 
 
 # --- Query budget, caching and invalidation --------------------------------------------------
@@ -513,7 +521,7 @@ def test_any_error_inside_the_decision_denies(version, monkeypatch):
 
     monkeypatch.setattr("agreements.decision._grants", broken)
 
-    decision = decide(provider=provider, mid=MID, at=timezone.now())
+    decision = decide(provider=provider, mid=MID, projected_to=timezone.now())
 
     assert not decision.allowed
     assert decision.reason_codes == ["DECISION_ERROR"]
@@ -536,12 +544,12 @@ def test_a_decision_serialises_its_reasons_and_basis(version, now):
     provider = service_provider_with_link(version)
     link = provider.mid_links.get()
 
-    allowed = decide(provider=provider, mid=MID, at=now).as_dict()
-    denied = decide(provider=provider, mid=OTHER_MID, at=now).as_dict()
+    allowed = decide(provider=provider, mid=MID, projected_to=now).as_dict()
+    denied = decide(provider=provider, mid=OTHER_MID, projected_to=now).as_dict()
 
     assert allowed["allowed"] is True
     assert allowed["basis"] == {"kind": "MID_LINK", "pk": link.pk, "mid": MID, "relation": "OWNED"}
-    assert allowed["decided_at"] == now.isoformat()
+    assert allowed["projected_to"] == now.isoformat()
     assert denied["basis"] is None
     assert [r["code"] for r in denied["reasons"]] == ["MID_NOT_AUTHORIZED"]
     assert denied["reasons"][0]["message"].startswith("The provider is not authorized")

@@ -7,7 +7,7 @@ without the database or any code from agreements.decision.
 import dataclasses
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -25,7 +25,9 @@ from tests.factories import (
     ScheduleLineFactory,
 )
 
-BASE = datetime(2026, 6, 1, tzinfo=UTC)
+# Decisions are about now or a projection to a later moment, never the past (issue 6, defect 3),
+# so every scenario lives in the future: day -30 is still a month ahead.
+BASE = timezone.now().replace(microsecond=0) + timedelta(days=60)
 MIDS = ("901234567", "123456")
 ASKED_MID = MIDS[0]
 
@@ -171,6 +173,14 @@ def agreement_problem(s: Scenario) -> str | None:
     ]
     if s.agreement is None or s.agreement[1] != "APPROVED" or not in_effect:
         return "AGREEMENT_REQUIRED"
+    signed_version = s.versions[s.agreement[0]]
+    if (
+        s.provider_type not in signed_version.applies_to
+        or signed_version.published_at is None
+        or signed_version.published_at > at
+    ):
+        # A signature on a version for other provider types, or not yet published, is none.
+        return "AGREEMENT_REQUIRED"
     signed_index = s.agreement[0]
     signed = (s.versions[signed_index].effective_at, signed_index)
     newer = [v for effective_at, index, v in in_effect if (effective_at, index) > signed]
@@ -262,7 +272,7 @@ def test_decide_agrees_with_the_oracle(db, scenario):
     with transaction.atomic():
         provider = build(scenario)
 
-        decision = decide(provider=provider, mid=ASKED_MID, at=moment(scenario.at))
+        decision = decide(provider=provider, mid=ASKED_MID, projected_to=moment(scenario.at))
 
         expected = oracle(scenario)
         event("allowed" if not expected else f"denied: {', '.join(expected)}")

@@ -10,13 +10,14 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 
 from core.tracking_numbers import (
     FORMAT_IMPB,
     FORMAT_LEGACY_20,
     FORMAT_S10,
+    AmbiguousTrackingNumber,
     InvalidTrackingNumber,
     TrackingNumber,
     is_valid_mid,
@@ -266,7 +267,7 @@ def test_34_digit_zip5_plus_26_digit_pic() -> None:
     )
 
 
-def test_34_digit_barcode_valid_under_both_splits_prefers_zip9() -> None:
+def test_34_digit_barcode_valid_under_both_splits_with_different_mids_is_refused() -> None:
     pic22 = with_check("92" + "001" + "901326076" + "0083345")
     # "9300" sits at positions 25..22 from the right of the 26-digit payload (weights
     # 3,1,3,1): 27 + 3 + 0 + 0 = 30, so the same check digit also validates "9300" + pic22,
@@ -276,10 +277,38 @@ def test_34_digit_barcode_valid_under_both_splits_prefers_zip9() -> None:
     assert parse(pic22).mid == "901326076"
     assert parse(pic26).mid == pic22[1:7]
 
-    parsed = parse("420" + "12345" + pic26)
-    assert parsed.routing_zip == "123459300"
-    assert parsed.pic == pic22
-    assert parsed.mid == "901326076"
+    with pytest.raises(AmbiguousTrackingNumber) as excinfo:
+        parse("420" + "12345" + pic26)
+    assert excinfo.value.mids == ("901326076", pic22[1:7])
+    assert "without the 420 + ZIP routing prefix" in excinfo.value.reason
+
+
+def test_the_issue_example_is_refused_instead_of_read_with_a_strangers_mid() -> None:
+    """Issue 6, defect 1: ZIP 20260 + PIC 93009312345123456789012340 (MID 312345) also reads
+    as ZIP9 202609300 + a 22-digit PIC with MID 451234."""
+    barcode = "4202026093009312345123456789012340"
+    assert parse("93009312345123456789012340").mid == "312345"
+    assert parse(barcode[12:]).mid == "451234"
+
+    with pytest.raises(AmbiguousTrackingNumber) as excinfo:
+        parse(barcode)
+
+    assert isinstance(excinfo.value, InvalidTrackingNumber)
+    assert set(excinfo.value.mids) == {"312345", "451234"}
+    # The PIC on its own is unambiguous and answers with the real owner's MID.
+    assert parse(barcode[8:]).mid == "312345"
+
+
+def test_both_splits_with_the_same_mid_answer_with_that_mid() -> None:
+    # STC 009 makes "93" + "00" weigh 30 (see above). MID 312331 repeats with period 4 and the
+    # serial starts "2331", so the ZIP9 reading's MID (payload digits 9..14) is 312331 as well.
+    pic26 = make_impb(mid="312331", service_type_code="009", serial="2331" + "0" * 10)
+    pic22 = pic26[4:]
+    assert parse(pic22).mid == "312331"
+
+    parsed = parse("420" + "20260" + pic26)
+
+    assert parsed.mid == "312331"
 
 
 def test_34_digit_failure_reports_the_check_digit_not_the_impossible_split() -> None:
@@ -572,8 +601,7 @@ def test_make_impb_round_trips_through_parse(
     barcode = pic if routing_zip is None else "420" + routing_zip + pic
     assume(len(barcode) <= 34)
     if len(barcode) == 34 and zip_length == 5:
-        # Skip the rare barcodes that also read as ZIP9 + a valid 22-digit PIC; the tie rule
-        # has its own test.
+        # Barcodes that also read as ZIP9 + a valid 22-digit PIC have their own property below.
         assume(barcode[12:14] not in {"91", "92", "93", "94", "95"})
 
     parsed = parse(barcode)
@@ -624,3 +652,70 @@ def test_any_accepted_digit_string_passes_the_independent_check(raw: str) -> Non
     if parsed is not None:
         assert oracle_mod10(parsed.pic[:-1]) == parsed.check_digit == parsed.pic[-1]
         assert parsed.pic in raw.replace(" ", "").replace("-", "")
+
+
+# --- ambiguous 34-digit barcodes (issue 6, defect 1) ------------------------------------------
+
+
+@st.composite
+def pics_26(draw: st.DrawFn) -> str:
+    """A valid 26-digit PIC with a MID: 6-digit MID + 14-digit serial, or 9-digit + 11."""
+    spec = draw(impb_specs())
+    assume(len(make_impb(**spec)) == 26)  # type: ignore[arg-type]
+    return make_impb(**spec)  # type: ignore[arg-type]
+
+
+@st.composite
+def ambiguity_prone_pics_26(draw: st.DrawFn) -> str:
+    """Channel 93/94 PICs whose first four digits weigh 0 mod 10 (STC 0x9 with 3x+y=0 mod 10
+    and friends): the ZIP9 split then shares their check digit, so both readings often hold."""
+    channel = draw(st.sampled_from(["93", "94"]))
+    stc0 = draw(st.sampled_from("0123456789"))
+    # 3*9 + 1*channel[1] + 3*stc0 + 1*stc1 must be 0 mod 10.
+    stc1 = str(-(27 + int(channel[1]) + 3 * int(stc0)) % 10)
+    mid = draw(st.sampled_from("2345")) + draw(_digit_string(5))
+    stc = stc0 + stc1 + draw(st.sampled_from("0123456789"))
+    return make_impb(
+        mid=mid, service_type_code=stc, serial=draw(_digit_string(14)), channel=channel
+    )
+
+
+def _pic_mid_or_refusal(barcode: str, pic: str) -> str:
+    try:
+        parsed = parse(barcode)
+    except AmbiguousTrackingNumber as exc:
+        assert parse(pic).mid in exc.mids
+        return "refused"
+    assert parsed.mid == parse(pic).mid, f"{barcode} read with MID {parsed.mid}"
+    return "answered"
+
+
+@settings(max_examples=300)
+@given(pic=st.one_of(pics_26(), ambiguity_prone_pics_26()), zip5=_digit_string(5))
+def test_a_26_digit_pic_behind_a_zip5_yields_its_own_mid_or_a_refusal(pic: str, zip5: str) -> None:
+    """The property the issue asks for, stated without the parser: whatever the ZIP, the
+    barcode answers with the PIC's own MID (parsed alone, unrouted) or is refused."""
+    outcome = _pic_mid_or_refusal("420" + zip5 + pic, pic)
+    event(outcome)
+
+
+@settings(max_examples=200)
+@given(spec=impb_specs(), zip9=_digit_string(9))
+def test_a_22_digit_pic_behind_a_zip9_yields_its_own_mid_or_a_refusal(
+    spec: dict[str, str | None], zip9: str
+) -> None:
+    pic = make_impb(**spec)  # type: ignore[arg-type]
+    assume(len(pic) == 22)
+    event(_pic_mid_or_refusal("420" + zip9 + pic, pic))
+
+
+def test_ambiguity_prone_pics_really_are_refused_often() -> None:
+    """Guards the property above against a generator that never reaches the ambiguous case."""
+    refused = 0
+    for serial in range(200):
+        pic = make_impb(mid="312345", service_type_code="009", serial=f"{serial:014d}")
+        try:
+            parse("420" + "20260" + pic)
+        except AmbiguousTrackingNumber:
+            refused += 1
+    assert refused > 0
