@@ -14,7 +14,7 @@ from accounts.constants import (
 from accounts.models import Membership, Provider, User
 from core import access_cache
 from core.audit import audit_record
-from core.errors import DomainError
+from core.errors import DomainError, unique_violations_as_domain_errors, validate
 from core.transitions import transition
 
 
@@ -38,7 +38,9 @@ def provider_create(
     crid: str = "",
     address_line2: str = "",
 ) -> Provider:
-    """Form an organisation, pending staff review, with `owner` as its OWNER member."""
+    """Form an organisation, pending staff review, with `owner` as its OWNER member.
+
+    Invalid details raise a DomainError whose `field_errors` name the fields."""
     provider = Provider(
         legal_name=legal_name.strip(),
         dba_name=dba_name.strip(),
@@ -52,7 +54,7 @@ def provider_create(
         contact_email=contact_email.strip(),
         contact_phone=contact_phone.strip(),
     )
-    provider.full_clean()
+    validate(provider)
     provider.save()
     Membership.objects.create(user=owner, provider=provider, role=MembershipRole.OWNER)
     audit_record(
@@ -70,9 +72,11 @@ def provider_create(
 def membership_add(*, provider: Provider, user: User, role: str, actor: User | None) -> Membership:
     if role not in MembershipRole.values:
         raise DomainError(f"Unknown role {role!r}; choose one of {', '.join(MembershipRole)}.")
+    duplicate = DomainError(f"{user} is already a member of {provider}.", field="user")
     if Membership.objects.filter(provider=provider, user=user).exists():
-        raise DomainError(f"{user} is already a member of {provider}.")
-    membership = Membership.objects.create(provider=provider, user=user, role=role)
+        raise duplicate
+    with unique_violations_as_domain_errors({"accounts_membership_unique": duplicate}):
+        membership = Membership.objects.create(provider=provider, user=user, role=role)
     audit_record(
         subject=membership,
         action="membership_add",

@@ -4,7 +4,6 @@ from datetime import datetime
 from pathlib import PurePath
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -18,7 +17,12 @@ from agreements.constants import (
 )
 from agreements.models import MidLink
 from core.audit import audit_record
-from core.errors import DomainError
+from core.errors import (
+    DomainError,
+    unique_violations_as_domain_errors,
+    validate,
+    violated_constraint,
+)
 from core.tracking_numbers import is_valid_mid
 from core.transitions import transition
 
@@ -76,13 +80,16 @@ def mid_link_request(
         if not owner_crid.strip():
             raise DomainError("Give the MID owner's CRID for an authorized link.")
         _validate_evidence(evidence)
+    duplicate = DomainError(
+        f"{provider} already has an open claim on MID {mid} of this kind.", field="mid"
+    )
     if MidLink.objects.filter(
         provider=provider,
         mid=mid,
         relation=relation,
         status__in=[MidLinkStatus.REQUESTED, MidLinkStatus.VERIFIED],
     ).exists():
-        raise DomainError(f"{provider} already has an open claim on MID {mid} of this kind.")
+        raise duplicate
 
     link = MidLink(
         provider=provider,
@@ -96,11 +103,12 @@ def mid_link_request(
     )
     if evidence is not None:
         link.evidence = evidence
-    try:
-        link.full_clean(exclude=["evidence"])
-    except ValidationError as exc:
-        raise DomainError("; ".join(exc.messages)) from exc
-    link.save()
+    validate(link, exclude=["evidence"])
+    # An identical request committed since the check above: the partial unique index decides.
+    with unique_violations_as_domain_errors(
+        {"agreements_one_open_link_per_provider_mid_relation": duplicate}
+    ):
+        link.save()
     audit_record(
         subject=link,
         action="mid_link_request",
@@ -169,16 +177,11 @@ def mid_link_verify(*, link: MidLink, actor: User, reason: str = "") -> MidLink:
             )
     except IntegrityError as exc:
         # The partial unique index is the real guarantee when two verifications race.
-        if _violated_constraint(exc) != "agreements_one_verified_owner_per_mid":
+        if violated_constraint(exc) != "agreements_one_verified_owner_per_mid":
             raise
         raise DomainError(
             f"MID {link.mid} was verified as owned by another provider at the same moment."
         ) from exc
-
-
-def _violated_constraint(exc: IntegrityError) -> str | None:
-    diag = getattr(exc.__cause__, "diag", None)
-    return getattr(diag, "constraint_name", None)
 
 
 def mid_link_reject(*, link: MidLink, actor: User, reason: str) -> MidLink:

@@ -14,11 +14,27 @@ from accounts.models import User
 from agreements.models import AgreementVersion
 from core import access_cache
 from core.audit import audit_record
-from core.errors import DomainError, ImmutableRecord
+from core.errors import (
+    DomainError,
+    ImmutableRecord,
+    unique_violations_as_domain_errors,
+    validate,
+)
 
 VERSION_EDITABLE_FIELDS = frozenset(
     {"label", "text", "effective_at", "reacceptance_days", "applies_to"}
 )
+
+
+# PostgreSQL's name for the UNIQUE column constraint Django creates for `label`.
+LABEL_CONSTRAINT = "agreements_agreementversion_label_key"
+
+
+def _label_taken(label: str) -> DomainError:
+    return DomainError(
+        f"An agreement version labelled {label!r} already exists; choose another label.",
+        field="label",
+    )
 
 
 def canonical_text(text: str) -> str:
@@ -66,8 +82,12 @@ def agreement_version_create(
         applies_to=_validate_applies_to(applies_to),
         reacceptance_days=reacceptance_days,
     )
-    version.full_clean()
-    version.save()
+    duplicate = _label_taken(version.label)
+    if AgreementVersion.objects.filter(label=version.label).exists():
+        raise duplicate
+    validate(version)
+    with unique_violations_as_domain_errors({LABEL_CONSTRAINT: duplicate}):
+        version.save()
     audit_record(
         subject=version,
         action="agreement_version_create",
@@ -98,8 +118,12 @@ def agreement_version_update(
         changes["applies_to"] = _validate_applies_to(changes["applies_to"])
     for field, value in changes.items():
         setattr(locked, field, value)
-    locked.full_clean()
-    locked.save(update_fields=sorted(changes))
+    duplicate = _label_taken(locked.label)
+    if AgreementVersion.objects.filter(label=locked.label).exclude(pk=locked.pk).exists():
+        raise duplicate
+    validate(locked)
+    with unique_violations_as_domain_errors({LABEL_CONSTRAINT: duplicate}):
+        locked.save(update_fields=sorted(changes))
     audit_record(
         subject=locked,
         action="agreement_version_update",

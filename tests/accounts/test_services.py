@@ -50,8 +50,13 @@ def test_invalid_provider_details_are_refused_and_nothing_is_saved(field, value,
     fields = {"legal_name": "X", "provider_type": ProviderType.SHIPPER, "crid": "", **ADDRESS}
     fields[field] = value
 
-    with pytest.raises(ValidationError, match=message):
+    # One error contract for every service: a DomainError that names the field.
+    with pytest.raises(DomainError, match=message) as excinfo:
         services.provider_create(owner=UserFactory(), **fields)
+
+    assert field in excinfo.value.field_errors
+    assert any(message in text for text in excinfo.value.field_errors[field])
+    assert isinstance(excinfo.value.as_validation_error(), ValidationError)
 
     assert not Provider.objects.exists()
     assert not Membership.objects.exists()
