@@ -117,8 +117,8 @@ def cold_decision_benchmark(data: Dataset) -> Benchmark:
         ops_per_pass=len(pairs),
         explain=lambda r: (
             f"an uncached decision costs about {r:.1f} trivial ORM queries "
-            "(2 queries, but bigger ones for the ORM to build and PostgreSQL to run: the first "
-            "with subqueries, the second a UNION; then the rules in Python)."
+            "(2 queries compiled once per process and run as raw SQL, the first with "
+            "subqueries, the second a UNION; then the rules in Python)."
         ),
         checks=[
             f"Cold-decision outcomes over the {len(pairs)} questions timed: "

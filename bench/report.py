@@ -63,6 +63,16 @@ def _ratio(result: PairResult) -> tuple[str, str]:
     )
 
 
+# Past results worth keeping once a run overwrites them: each names the change it measured.
+HISTORY = [
+    "- 2026-11-27, issue 6: a cold decision went from **9.74×** (8.66–10.35) to about 2.3× a",
+    '  trivial query. The plans (docs/access-decision.md, "Query plans") showed sorts nobody',
+    "  needed (model default orderings, one joining the provider only to sort by its name),",
+    "  and Django spent about 85% of the time building the SQL, not running it. The two",
+    "  queries are now unordered and compiled once per process (`core.prepared`).",
+]
+
+
 def render_markdown(
     rows: list[Row], info: dict[str, str], checks: list[str], started: datetime, seconds: float
 ) -> str:
@@ -91,6 +101,7 @@ def render_markdown(
         )
     lines += ["", "What each row says:", ""]
     lines += [f"- **{row.name}**: {row.explanation}" for row in rows]
+    lines += ["", "## Changes measured", "", *HISTORY]
     lines += [
         "",
         "## Method",

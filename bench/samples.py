@@ -10,7 +10,13 @@ import string
 from collections import Counter
 from dataclasses import dataclass
 
-from core.tracking_numbers import InvalidTrackingNumber, make_impb, parse, s10_check_digit
+from core.tracking_numbers import (
+    AmbiguousTrackingNumber,
+    InvalidTrackingNumber,
+    make_impb,
+    parse,
+    s10_check_digit,
+)
 
 SEED = 20260
 
@@ -84,7 +90,8 @@ def parser_inputs(count: int = 1000, seed: int = SEED) -> ParserInputs:
     for _ in range(plan["impb"]):
         pic = random_pic(rng)
         numbers.append(("impb", _spaced(pic) if rng.random() < 0.2 else pic))
-    numbers += [("routed", _routed(rng)) for _ in range(plan["routed"])]
+    routed = [_routed(rng) for _ in range(plan["routed"])]
+    numbers += [("ambiguous" if _is_ambiguous(n) else "routed", n) for n in routed]
     numbers += [("s10", _s10(rng)) for _ in range(plan["s10"])]
     numbers += [("invalid", _invalid(rng)) for _ in range(plan["invalid"])]
     rng.shuffle(numbers)
@@ -92,11 +99,23 @@ def parser_inputs(count: int = 1000, seed: int = SEED) -> ParserInputs:
     return ParserInputs(numbers=[n for _, n in numbers], kinds=Counter(k for k, _ in numbers))
 
 
+def _is_ambiguous(number: str) -> bool:
+    """Real scans include routed barcodes that read two ways with two MIDs; the parser refuses
+    them (core.tracking_numbers), and the mix says how many there are."""
+    try:
+        parse(number)
+    except AmbiguousTrackingNumber:
+        return True
+    return False
+
+
 def _check(numbers: list[tuple[str, str]]) -> None:
     """The mix must be what it claims: valid kinds parse, invalid ones are rejected."""
     for kind, number in numbers:
         try:
             parse(number)
+        except AmbiguousTrackingNumber:
+            assert kind == "ambiguous", f"{kind} sample {number!r} was refused as ambiguous"
         except InvalidTrackingNumber:
             assert kind == "invalid", f"{kind} sample {number!r} did not parse"
         else:
