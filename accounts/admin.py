@@ -4,15 +4,18 @@ from django.utils import timezone
 from django.utils.dateformat import format as date_format
 from django.utils.html import format_html, format_html_join
 
+from accounts.forms import UserChangeForm, UserCreationForm
 from accounts.models import Membership, Provider, User
-from core.admin import ReadOnlyAdminMixin
+from core.admin import ReadOnlyAdminMixin, SafeChangeListMixin
 from core.selectors import provider_audit_timeline
 
 AUDIT_TIMELINE_LIMIT = 50
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(SafeChangeListMixin, DjangoUserAdmin):
+    form = UserChangeForm
+    add_form = UserCreationForm
     ordering = ("email",)
     list_display = ("email", "first_name", "last_name", "is_staff", "is_active", "date_joined")
     search_fields = ("email", "first_name", "last_name")
@@ -42,7 +45,7 @@ class MembershipInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Provider)
-class ProviderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class ProviderAdmin(SafeChangeListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "legal_name",
         "dba_name",
@@ -112,7 +115,7 @@ class ProviderAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class MembershipAdmin(SafeChangeListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("user", "provider", "role", "created_at")
     list_filter = ("role", "provider__status")
     search_fields = ("user__email", "provider__legal_name", "provider__dba_name", "provider__crid")

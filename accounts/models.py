@@ -12,10 +12,24 @@ from accounts.constants import MembershipRole, ProviderStatus, ProviderType, Sus
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
+    def with_email(self, email: str) -> models.QuerySet["User"]:
+        """The user with this address in any case (at most one: see the unique constraint).
+
+        Compares Lower("email"), the constraint's own expression, so PostgreSQL uses its index
+        and a row stored in mixed case before addresses were normalised still matches.
+        """
+        return self.alias(email_lower=Lower("email")).filter(
+            email_lower=self.model.normalize_email_address(email)
+        )
+
+    def get_by_natural_key(self, username: str | None) -> "User":
+        # Login (ModelBackend, the admin login form, createsuperuser) looks users up here.
+        return self.with_email(username or "").get()
+
     def _create_user(self, email: str, password: str | None, **extra_fields) -> "User":
         if not email:
             raise ValueError("An e-mail address is required.")
-        user = self.model(email=self.normalize_email(email).lower(), **extra_fields)
+        user = self.model(email=self.model.normalize_email_address(email), **extra_fields)
         user.set_password(password)
         user.full_clean(exclude=["password"])
         user.save(using=self._db)
@@ -53,6 +67,25 @@ class User(AbstractUser):
 
     def __str__(self) -> str:
         return self.email
+
+    @staticmethod
+    def normalize_email_address(value: str | None) -> str:
+        """The one stored form of an address: trimmed and lowercased as a whole.
+
+        Django lowercases only the domain, but people type their address in whatever case, log
+        in with another and expect it to work; the unique constraint already treats
+        Pat@x.com and pat@x.com as the same address.
+        """
+        return (value or "").strip().lower()
+
+    def clean(self) -> None:
+        super().clean()
+        self.email = self.normalize_email_address(self.email)
+
+    def save(self, *args, **kwargs) -> None:
+        # Also here, not only in clean(): objects.create(), factories and the shell skip clean().
+        self.email = self.normalize_email_address(self.email)
+        super().save(*args, **kwargs)
 
 
 class Provider(models.Model):

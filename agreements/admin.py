@@ -8,14 +8,14 @@ from agreements.models import (
     AgreementVersion,
     MidLink,
 )
-from core.admin import ReadOnlyAdminMixin
+from core.admin import ReadOnlyAdminMixin, SafeChangeListMixin
 
 PROVIDER_SEARCH = ("provider__legal_name", "provider__dba_name", "provider__crid")
 DECISION_FIELDS = ("decided_by", "decided_at", "decision_reason")
 
 
 @admin.register(AgreementVersion)
-class AgreementVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class AgreementVersionAdmin(SafeChangeListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "label",
         "effective_at",
@@ -69,7 +69,7 @@ class ScheduleLineInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Agreement)
-class AgreementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class AgreementAdmin(SafeChangeListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "provider",
         "version",
@@ -114,7 +114,7 @@ class AgreementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(AgreementScheduleLine)
-class AgreementScheduleLineAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class AgreementScheduleLineAdmin(SafeChangeListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("mid", "provider", "agreement", "status", "decided_by", "decided_at")
     list_filter = ("status", "agreement__status")
     search_fields = ("mid", *(f"agreement__{field}" for field in PROVIDER_SEARCH))
@@ -130,7 +130,7 @@ class AgreementScheduleLineAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(MidLink)
-class MidLinkAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class MidLinkAdmin(SafeChangeListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "mid",
         "provider",
