@@ -65,11 +65,12 @@ def _ratio(result: PairResult) -> tuple[str, str]:
 
 # Past results worth keeping once a run overwrites them: each names the change it measured.
 HISTORY = [
-    "- 2026-11-27, issue 6: a cold decision went from **9.74×** (8.66–10.35) to about 2.3× a",
-    '  trivial query. The plans (docs/access-decision.md, "Query plans") showed sorts nobody',
-    "  needed (model default orderings, one joining the provider only to sort by its name),",
-    "  and Django spent about 85% of the time building the SQL, not running it. The two",
-    "  queries are now unordered and compiled once per process (`core.prepared`).",
+    "- 2026-11-27, issue 6: a cold decision went from **9.74×** (8.66–10.35) to about 2× a",
+    '  trivial query (1.9× and 2.3× in two runs). The plans (docs/access-decision.md, "Query',
+    '  plans") showed sorts nobody needed (model default orderings, one joining the provider',
+    "  only to sort by its name), and Django spent about 85% of the time building the SQL, not",
+    "  running it. The two queries are now unordered and compiled once per process",
+    "  (`core.prepared`).",
 ]
 
 
