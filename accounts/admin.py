@@ -4,7 +4,7 @@ from django.utils import timezone
 from django.utils.dateformat import format as date_format
 from django.utils.html import format_html, format_html_join
 
-from accounts.forms import UserChangeForm, UserCreationForm
+from accounts.forms.admin import UserChangeForm, UserCreationForm
 from accounts.models import Membership, Provider, User
 from core.admin import ReadOnlyAdminMixin, SafeChangeListMixin
 from core.selectors import provider_audit_timeline

@@ -1,4 +1,5 @@
-"""Reads for agreements and MID links."""
+"""Reads for agreements and MID links. Modules here group reads by page; this one holds the
+decision's."""
 
 from agreements.decision import Decision
 from agreements.models import AgreementScheduleLine, MidLink
