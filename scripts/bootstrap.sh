@@ -24,3 +24,5 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ requirements.lock -
 else
   echo "[bootstrap] dependencies up to date"
 fi
+# USWDS and axe-core for the portal pages, from the npm registry (pinned by a lockfile).
+scripts/vendor.sh
