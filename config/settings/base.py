@@ -17,6 +17,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "django.contrib.humanize",
+    "django.forms",
     "allauth",
     "allauth.account",
     "rest_framework",
@@ -48,6 +49,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "config.urls"
+# Widget templates can then be overridden from templates/, like every other template.
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 WSGI_APPLICATION = "config.wsgi.application"
 ASGI_APPLICATION = "config.asgi.application"
 
@@ -112,7 +115,7 @@ ACCOUNT_RATE_LIMITS = {
     "change_password": "5/m/user",
 }
 LOGIN_URL = "account_login"
-LOGIN_REDIRECT_URL = "portal:dashboard"
+LOGIN_REDIRECT_URL = "agreements:dashboard"
 ACCOUNT_LOGOUT_REDIRECT_URL = "home"
 
 # Sessions end after this much inactivity (every request renews the cookie).
