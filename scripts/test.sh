@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/bootstrap.sh
-scripts/services.sh postgres redis
+scripts/services.sh postgres redis chromium
 
 # Tests get their own localstripe on 8421 so a running dev portal (8420) is left alone.
 export LOCALSTRIPE_PORT=8421
