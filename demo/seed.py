@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
@@ -80,6 +81,10 @@ class _Seeder:
         if created:
             factory = User.objects.create_superuser if superuser else User.objects.create_user
             user = factory(email=email, password=self.password)
+        # Portal sign-in requires a verified address (allauth); demo addresses are pre-verified.
+        EmailAddress.objects.get_or_create(
+            user=user, email=email, defaults={"verified": True, "primary": True}
+        )
         self._count(created)
         self.report.users.append(
             {"email": email, "password": self.password, "role": role, "created": created}

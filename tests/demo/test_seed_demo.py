@@ -96,3 +96,16 @@ def test_seed_demo_refuses_under_production_settings(settings):
         run_seed()
 
     assert not User.objects.exists()
+
+
+def test_demo_owners_can_sign_in_to_the_portal(client, settings):
+    settings.DEMO_PASSWORD = "demo-password-for-tests"
+    call_command("seed_demo", stdout=StringIO())
+
+    response = client.post(
+        "/account/login/",
+        {"login": "owner@parcelinsights.example", "password": "demo-password-for-tests"},
+    )
+
+    assert response.status_code == 302
+    assert client.get("/dashboard/").context["provider"].legal_name == "Parcel Insights LLC"
