@@ -5,7 +5,7 @@ from django.utils.dateformat import format as date_format
 from django.utils.html import format_html, format_html_join
 
 from accounts.forms.admin import UserChangeForm, UserCreationForm
-from accounts.models import Membership, Provider, User
+from accounts.models import Invitation, Membership, Provider, User
 from core.admin import ReadOnlyAdminMixin, SafeChangeListMixin
 from core.selectors import provider_audit_timeline
 
@@ -125,3 +125,28 @@ class MembershipAdmin(SafeChangeListMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
     ordering = ("provider__legal_name", "user__email")
     fields = ("user", "provider", "role", "created_at")
     readonly_fields = ("created_at",)
+
+
+@admin.register(Invitation)
+class InvitationAdmin(SafeChangeListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("email", "provider", "role", "status", "invited_by", "created_at", "expires_at")
+    list_filter = ("status", "role")
+    search_fields = ("email", "provider__legal_name", "provider__dba_name", "invited_by__email")
+    list_select_related = ("provider", "invited_by")
+    date_hierarchy = "created_at"
+    ordering = ("-created_at", "-pk")
+    fields = (
+        "provider",
+        "email",
+        "role",
+        "status",
+        "invited_by",
+        "created_at",
+        "expires_at",
+        "accepted_by",
+        "accepted_at",
+        "decided_by",
+        "decided_at",
+        "decision_reason",
+    )
+    readonly_fields = fields

@@ -1,4 +1,4 @@
-"""Provider and membership vocabularies, and the provider state machine."""
+"""Provider, membership and invitation vocabularies, and their state machines."""
 
 from django.db import models
 
@@ -34,3 +34,24 @@ PROVIDER_TRANSITIONS: dict[str, frozenset[str]] = {
     ProviderStatus.SUSPENDED: frozenset({ProviderStatus.ACTIVE, ProviderStatus.CLOSED}),
     ProviderStatus.CLOSED: frozenset(),
 }
+
+
+class InvitationStatus(models.TextChoices):
+    PENDING = "PENDING", "Pending"
+    ACCEPTED = "ACCEPTED", "Accepted"
+    REVOKED = "REVOKED", "Revoked"
+    EXPIRED = "EXPIRED", "Expired"
+
+
+INVITATION_TRANSITIONS: dict[str, frozenset[str]] = {
+    InvitationStatus.PENDING: frozenset(
+        {InvitationStatus.ACCEPTED, InvitationStatus.REVOKED, InvitationStatus.EXPIRED}
+    ),
+    InvitationStatus.ACCEPTED: frozenset(),
+    InvitationStatus.REVOKED: frozenset(),
+    InvitationStatus.EXPIRED: frozenset(),
+}
+
+# django.core.signing salt of the accept links: a token signed for anything else never opens one.
+INVITATION_TOKEN_SALT = "accounts.invitation"  # noqa: S105 - a salt, not a secret
+INVITATION_TTL_DAYS_DEFAULT = 7

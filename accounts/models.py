@@ -1,12 +1,24 @@
-"""Users (e-mail login), the provider organisations they form, and their memberships."""
+"""Users (e-mail login), the provider organisations they form, their memberships, and the
+invitations that bring new members in."""
 
+from datetime import datetime, timedelta
+
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
+from django.utils import timezone
 
-from accounts.constants import MembershipRole, ProviderStatus, ProviderType, SuspensionCause
+from accounts.constants import (
+    INVITATION_TTL_DAYS_DEFAULT,
+    InvitationStatus,
+    MembershipRole,
+    ProviderStatus,
+    ProviderType,
+    SuspensionCause,
+)
 
 
 class UserManager(BaseUserManager["User"]):
@@ -166,3 +178,72 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} ({self.get_role_display()}) in {self.provider}"
+
+
+def invitation_expiry() -> datetime:
+    """When an invitation made now stops working: settings.INVITATION_TTL_DAYS (7) from now."""
+    days = getattr(settings, "INVITATION_TTL_DAYS", INVITATION_TTL_DAYS_DEFAULT)
+    return timezone.now() + timedelta(days=days)
+
+
+class Invitation(models.Model):
+    """An e-mail invitation to join a provider with a role, accepted through a signed link.
+
+    PENDING until the invitee accepts, someone revokes it, or it is found past `expires_at`
+    (which is the moment the link stops working, whatever the status still says).
+    decided_by/decided_at/decision_reason record a revocation or expiry; accepted_by/accepted_at
+    record who joined.
+    """
+
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField("e-mail address")
+    role = models.CharField(max_length=20, choices=MembershipRole.choices)
+    invited_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, related_name="invitations_sent"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(default=invitation_expiry)
+    status = models.CharField(
+        max_length=20, choices=InvitationStatus.choices, default=InvitationStatus.PENDING
+    )
+    accepted_by = models.ForeignKey(
+        User,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="invitations_accepted",
+    )
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["provider", "-created_at", "-pk"]
+        indexes = [models.Index(fields=["provider", "status"])]
+        constraints = [
+            # Lower("email") as in accounts_user_email_ci_unique: one open invitation per person.
+            models.UniqueConstraint(
+                "provider",
+                Lower("email"),
+                condition=Q(status=InvitationStatus.PENDING),
+                name="accounts_invitation_one_pending_per_email",
+            ),
+            models.CheckConstraint(
+                condition=Q(status=InvitationStatus.ACCEPTED, accepted_at__isnull=False)
+                | (~Q(status=InvitationStatus.ACCEPTED) & Q(accepted_at__isnull=True)),
+                name="accounts_invitation_accepted_at_iff_accepted",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"the invitation of {self.email} as {self.get_role_display()}"
+
+    @property
+    def is_expired(self) -> bool:
+        """Expired by status, or still PENDING past its expiry (nothing has marked it yet)."""
+        if self.status == InvitationStatus.EXPIRED:
+            return True
+        return self.status == InvitationStatus.PENDING and timezone.now() >= self.expires_at

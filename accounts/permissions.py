@@ -45,3 +45,16 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
 def role_can(role: str, permission: str) -> bool:
     """True when a member with `role` holds `permission`. Unknown roles hold nothing."""
     return permission in ROLE_PERMISSIONS.get(role, frozenset())
+
+
+def role_can_manage_role(actor_role: str, role: str) -> bool:
+    """True when a member with `actor_role` may grant `role`, or change or remove a member who
+    holds it: managing members is needed, and only an OWNER deals with OWNERs."""
+    if not role_can(actor_role, Permission.MANAGE_MEMBERS):
+        return False
+    return role != MembershipRole.OWNER or actor_role == MembershipRole.OWNER
+
+
+def roles_grantable_by(actor_role: str) -> list[str]:
+    """The roles a member with `actor_role` may invite people with or give to members."""
+    return [role for role in MembershipRole.values if role_can_manage_role(actor_role, role)]

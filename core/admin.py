@@ -2,6 +2,8 @@
 
 from datetime import datetime, timedelta
 
+from allauth.account import admin as allauth_account_admin  # noqa: F401 - registers first
+from allauth.account.models import EmailAddress
 from django.contrib import admin
 from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
@@ -187,6 +189,7 @@ class AuditEntryAdmin(SafeChangeListMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
 # every changelist in tests/config/test_bad_input.py holds them to it too.
 for _model in (
     Group,
+    EmailAddress,
     PeriodicTask,
     ClockedSchedule,
     CrontabSchedule,

@@ -32,12 +32,25 @@ class UswdsFormMixin:
     def full_clean(self):
         super().full_clean()
         for name in self.errors:
-            if name in self.fields:
-                widget = self.fields[name].widget
-                if "usa-input" in widget.attrs.get("class", ""):
-                    widget.attrs["class"] += " usa-input--error"
-                described = widget.attrs.get("aria-describedby", "")
-                widget.attrs["aria-describedby"] = f"{described} id_{name}-error".strip()
+            self._mark_invalid(name)
+
+    def add_error(self, field, error):
+        super().add_error(field, error)
+        # A service's refusal arrives after cleaning (PortalView.form_error): mark it the same.
+        for name in list(self._errors or ()):
+            self._mark_invalid(name)
+
+    def _mark_invalid(self, name: str) -> None:
+        """Idempotent: a field may collect errors from cleaning and from the service."""
+        if name not in self.fields:
+            return
+        widget = self.fields[name].widget
+        classes = widget.attrs.get("class", "").split()
+        if "usa-input" in classes and "usa-input--error" not in classes:
+            widget.attrs["class"] = " ".join([*classes, "usa-input--error"])
+        described = widget.attrs.get("aria-describedby", "").split()
+        if f"id_{name}-error" not in described:
+            widget.attrs["aria-describedby"] = " ".join([*described, f"id_{name}-error"])
 
 
 class UswdsForm(UswdsFormMixin, forms.Form):

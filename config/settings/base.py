@@ -118,6 +118,9 @@ LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "agreements:dashboard"
 ACCOUNT_LOGOUT_REDIRECT_URL = "home"
 
+# Team invitations expire after this many days unless accepted.
+INVITATION_TTL_DAYS = env.int("INVITATION_TTL_DAYS", default=7)
+
 # Sessions end after this much inactivity (every request renews the cookie).
 SESSION_COOKIE_AGE = env.int("SESSION_IDLE_TIMEOUT_SECONDS", default=30 * 60)
 SESSION_SAVE_EVERY_REQUEST = True

@@ -18,6 +18,8 @@ PRODUCTION_ENV = {
     "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
     "STRIPE_SECRET_KEY": "sk_live_example",
     "STRIPE_WEBHOOK_SECRET": "whsec_example",
+    "EMAIL_URL": "smtp+tls://mailer:secret@smtp.example.gov:587",
+    "DEFAULT_FROM_EMAIL": "Tracking Access Portal <noreply@portal.example.gov>",
 }
 
 PROBE = (
@@ -62,7 +64,9 @@ def test_settings_load_in_each_mode(module, extra_env, expected):
         assert loaded[key] == value
 
 
-@pytest.mark.parametrize("missing", ["DJANGO_SECRET_KEY", "DATABASE_URL", "STRIPE_SECRET_KEY"])
+@pytest.mark.parametrize(
+    "missing", ["DJANGO_SECRET_KEY", "DATABASE_URL", "STRIPE_SECRET_KEY", "EMAIL_URL"]
+)
 def test_production_refuses_to_boot_without_a_secret(missing):
     env = {k: v for k, v in PRODUCTION_ENV.items() if k != missing}
 
