@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.urls import reverse
 from django.utils.html import format_html
 
 from accounts.constants import ProviderType
@@ -152,6 +153,7 @@ class MidLinkAdmin(SafeChangeListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
         (None, {"fields": ("provider", "mid", "relation", "status")}),
         ("Validity", {"fields": ("valid_from", "valid_until")}),
         ("Owner", {"fields": ("owner_name", "owner_crid", "evidence_link")}),
+        ("Owner consent", {"fields": ("owner_provider", "consented_by", "consented_at")}),
         ("Request", {"fields": ("requested_by", "requested_at")}),
         ("Verification", {"fields": ("verified_by", "verified_at")}),
         ("Decision", {"fields": DECISION_FIELDS}),
@@ -164,6 +166,12 @@ class MidLinkAdmin(SafeChangeListMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.display(description="evidence")
     def evidence_link(self, obj: MidLink):
+        # Private storage has no URL: staff download through the permission-checked view.
         if not obj.evidence:
             return "No file uploaded."
-        return format_html('<a href="{}">{}</a>', obj.evidence.url, obj.evidence.name)
+        return format_html(
+            '<a href="{}">Download {}</a> ({})',
+            reverse("agreements:mid_evidence", args=[obj.pk]),
+            obj.evidence_name or "the letter",
+            obj.get_evidence_content_type_display() or "type not recorded",
+        )

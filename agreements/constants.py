@@ -56,14 +56,25 @@ class MidLinkStatus(models.TextChoices):
     VERIFIED = "VERIFIED", "Verified"
     REJECTED = "REJECTED", "Rejected"
     REVOKED = "REVOKED", "Revoked"
+    WITHDRAWN = "WITHDRAWN", "Withdrawn"
 
 
 MID_LINK_TRANSITIONS: dict[str, frozenset[str]] = {
-    MidLinkStatus.REQUESTED: frozenset({MidLinkStatus.VERIFIED, MidLinkStatus.REJECTED}),
+    # Staff (or, for a claim routed to the MID's registered owner, that owner) verify or
+    # reject a claim; the claimant may withdraw it while nobody has decided yet.
+    MidLinkStatus.REQUESTED: frozenset(
+        {MidLinkStatus.VERIFIED, MidLinkStatus.REJECTED, MidLinkStatus.WITHDRAWN}
+    ),
     MidLinkStatus.VERIFIED: frozenset({MidLinkStatus.REVOKED}),
     MidLinkStatus.REJECTED: frozenset(),
     MidLinkStatus.REVOKED: frozenset(),
+    MidLinkStatus.WITHDRAWN: frozenset(),
 }
+
+# A link is open while it is waiting for a decision or grants access: at most one open link per
+# provider, MID and relation (a unique constraint), and a new claim is refused while one is open.
+# A withdrawn, rejected or revoked link is closed, so the MID can be claimed again.
+MID_LINK_OPEN_STATUSES: tuple[str, ...] = (MidLinkStatus.REQUESTED, MidLinkStatus.VERIFIED)
 
 # Provider types that must hold a current, approved IP agreement to read any tracking data.
 AGREEMENT_REQUIRED_TYPES: frozenset[str] = frozenset({ProviderType.SERVICE_PROVIDER})

@@ -1,5 +1,7 @@
 """IP agreement versions and signatures, schedule lines, Mailer ID links and the audit log."""
 
+import uuid
+
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MaxValueValidator, RegexValidator
@@ -9,12 +11,15 @@ from django.db.models import F, Q
 from accounts.constants import ProviderType
 from accounts.models import Provider
 from agreements.constants import (
+    MID_LINK_OPEN_STATUSES,
     MID_REGEX,
     AgreementStatus,
     MidLinkStatus,
     MidRelation,
     ScheduleLineStatus,
 )
+from agreements.uploads import BY_CONTENT_TYPE
+from core.storage import private_storage
 
 mid_validator = RegexValidator(
     MID_REGEX, "A Mailer ID is 6 digits starting 0-8, or 9 digits starting with 9."
@@ -155,11 +160,16 @@ class AgreementScheduleLine(StaffDecision):
 
 
 def evidence_upload_to(instance: "MidLink", filename: str) -> str:
-    return f"mid-evidence/{instance.provider_id}/{filename}"
+    """A random name under the provider's folder. The uploader's file name is ignored (it is
+    kept in `evidence_name` for display only); the extension is the one of the detected type."""
+    kind = BY_CONTENT_TYPE.get(instance.evidence_content_type)
+    extension = kind.extension if kind else ""
+    return f"mid-evidence/{instance.provider_id}/{uuid.uuid4().hex}{extension}"
 
 
 class MidLink(StaffDecision):
-    """The claim "this provider may read this MID", verified by staff."""
+    """The claim "this provider may read this MID", verified by staff, or consented to by the
+    MID's owner when that owner is a provider registered here (see `owner_provider`)."""
 
     provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="mid_links")
     # A string, never an integer: 6-digit MIDs may start with 0.
@@ -175,11 +185,46 @@ class MidLink(StaffDecision):
         help_text="For authorized links: the MID owner's CRID.",
         validators=[RegexValidator(r"^\d{2,18}$", "A CRID is 2 to 18 digits.")],
     )
+    # Private: no URL; served only by agreements.views.mids.MidEvidenceView.
     evidence = models.FileField(
         upload_to=evidence_upload_to,
+        storage=private_storage,
         blank=True,
         help_text="For authorized links: the owner's letter of authorization.",
     )
+    evidence_name = models.CharField(
+        "evidence file name",
+        max_length=255,
+        blank=True,
+        help_text="The name the file had on the uploader's computer (for display only).",
+    )
+    evidence_content_type = models.CharField(
+        "evidence type",
+        max_length=40,
+        blank=True,
+        choices=[(kind.content_type, kind.label) for kind in BY_CONTENT_TYPE.values()],
+        help_text="Detected from the file's content when it was uploaded.",
+    )
+    # Owner consent. Set when an authorized claim is routed to the provider that holds the MID's
+    # verified OWNED link here (it then needs no letter), or when that owner grants access itself.
+    owner_provider = models.ForeignKey(
+        Provider,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="mid_consents",
+        verbose_name="owner asked for consent",
+        help_text="The registered owner who decides this link (empty: staff decide on a letter).",
+    )
+    consented_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The owner's member who approved the request or granted the access.",
+    )
+    consented_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(
         max_length=20, choices=MidLinkStatus.choices, default=MidLinkStatus.REQUESTED
     )
@@ -197,7 +242,11 @@ class MidLink(StaffDecision):
 
     class Meta:
         ordering = ["provider", "mid", "-pk"]
-        indexes = [models.Index(fields=["provider", "mid", "status"])]
+        indexes = [
+            models.Index(fields=["provider", "mid", "status"]),
+            # "Who can read my MIDs": every provider's links to the owner's MIDs.
+            models.Index(fields=["mid", "status"], name="agreements_midlink_mid_status"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["mid"],
@@ -206,15 +255,33 @@ class MidLink(StaffDecision):
             ),
             models.UniqueConstraint(
                 fields=["provider", "mid", "relation"],
-                condition=Q(status__in=[MidLinkStatus.REQUESTED, MidLinkStatus.VERIFIED]),
+                condition=Q(status__in=list(MID_LINK_OPEN_STATUSES)),
                 name="agreements_one_open_link_per_provider_mid_relation",
             ),
             models.CheckConstraint(
                 condition=Q(mid__regex=MID_REGEX), name="agreements_mid_link_mid_format"
             ),
+            # A letter names the owner; a link decided by the registered owner names it by FK.
             models.CheckConstraint(
-                condition=Q(relation=MidRelation.OWNED) | (~Q(owner_name="") & ~Q(owner_crid="")),
+                condition=Q(relation=MidRelation.OWNED)
+                | Q(owner_provider__isnull=False)
+                | (~Q(owner_name="") & ~Q(owner_crid="")),
                 name="agreements_authorized_link_names_owner",
+            ),
+            models.CheckConstraint(
+                condition=Q(owner_provider__isnull=True)
+                | (Q(relation=MidRelation.AUTHORIZED_BY_OWNER) & ~Q(owner_provider=F("provider"))),
+                name="agreements_consent_owner_is_another_provider",
+            ),
+            # A consent is only ever given by the owner's member, and has both its actor and time.
+            models.CheckConstraint(
+                condition=(Q(consented_by__isnull=True) & Q(consented_at__isnull=True))
+                | (
+                    Q(owner_provider__isnull=False)
+                    & Q(consented_by__isnull=False)
+                    & Q(consented_at__isnull=False)
+                ),
+                name="agreements_consent_has_actor_and_time",
             ),
             models.CheckConstraint(
                 condition=Q(valid_until__isnull=True) | Q(valid_until__gt=F("valid_from")),

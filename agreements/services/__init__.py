@@ -1,14 +1,21 @@
-"""Writes for agreement versions, signatures, schedule lines and MID links.
+"""Writes for agreement versions, signatures, schedule lines, MID links and owner consent.
 
 Each status change is one service built on `core.transitions.transition`, which locks
 the row, checks the table in constants.py, saves, audits and invalidates cached decisions.
 """
 
+from agreements.services.consents import (
+    consent_approve,
+    consent_decline,
+    consent_grant,
+    consent_revoke,
+)
 from agreements.services.mid_links import (
     mid_link_reject,
     mid_link_request,
     mid_link_revoke,
     mid_link_verify,
+    mid_link_withdraw,
 )
 from agreements.services.schedule_lines import (
     schedule_line_approve,
@@ -42,10 +49,15 @@ __all__ = [
     "agreement_version_publish",
     "agreement_version_update",
     "canonical_text",
+    "consent_approve",
+    "consent_decline",
+    "consent_grant",
+    "consent_revoke",
     "mid_link_reject",
     "mid_link_request",
     "mid_link_revoke",
     "mid_link_verify",
+    "mid_link_withdraw",
     "schedule_line_approve",
     "schedule_line_reject",
     "schedule_line_revoke",

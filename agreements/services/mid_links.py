@@ -1,21 +1,25 @@
-"""MID link claims and staff decisions on them."""
+"""MID link claims (routed to staff, or to the MID's registered owner for consent), staff
+decisions on them, and the claimant withdrawing a pending claim."""
 
 from datetime import datetime
-from pathlib import PurePath
 from typing import Any
 
-from django.core.files.uploadedfile import UploadedFile
+from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.constants import ProviderStatus
-from accounts.models import Provider, User
+from accounts.models import Membership, Provider, User
+from accounts.permissions import Permission, role_can
 from agreements.constants import (
+    MID_LINK_OPEN_STATUSES,
     MID_LINK_TRANSITIONS,
     MidLinkStatus,
     MidRelation,
 )
 from agreements.models import MidLink
+from agreements.selectors.mids import verified_owner_link
+from agreements.uploads import FileType, UploadRefused, check_evidence
 from core.audit import audit_record
 from core.errors import (
     DomainError,
@@ -26,26 +30,18 @@ from core.errors import (
 from core.tracking_numbers import is_valid_mid
 from core.transitions import transition
 
-EVIDENCE_MAX_BYTES = 10 * 1024 * 1024
-EVIDENCE_EXTENSIONS = frozenset({".pdf", ".png", ".jpg", ".jpeg"})
 
-
-def _validate_evidence(evidence: UploadedFile | None) -> None:
-    if evidence is None:
-        raise DomainError(
-            "A MID authorized by its owner needs evidence: upload the owner's letter of "
-            "authorization (PDF, PNG or JPEG)."
-        )
-    extension = PurePath(evidence.name or "").suffix.lower()
-    if extension not in EVIDENCE_EXTENSIONS:
-        raise DomainError(f"Evidence must be a PDF, PNG or JPEG file; {evidence.name!r} is not.")
-    if evidence.size is None or evidence.size == 0:
-        raise DomainError("The evidence file is empty.")
-    if evidence.size > EVIDENCE_MAX_BYTES:
-        raise DomainError(
-            f"The evidence file is {evidence.size // 1024 // 1024} MB; the limit is "
-            f"{EVIDENCE_MAX_BYTES // 1024 // 1024} MB."
-        )
+def _save_with_evidence(link: MidLink, duplicate: DomainError) -> None:
+    """Insert the link; if the insert fails, remove the file the save already stored."""
+    try:
+        with unique_violations_as_domain_errors(
+            {"agreements_one_open_link_per_provider_mid_relation": duplicate}
+        ):
+            link.save()
+    except BaseException:
+        if link.evidence and link.evidence._committed:
+            link.evidence.storage.delete(link.evidence.name)
+        raise
 
 
 @transaction.atomic
@@ -59,35 +55,69 @@ def mid_link_request(
     valid_until: datetime | None = None,
     owner_name: str = "",
     owner_crid: str = "",
-    evidence: UploadedFile | None = None,
+    evidence: File | None = None,
 ) -> MidLink:
-    """Claim a MID for staff to verify. Authorized claims need the owner's name and evidence."""
+    """Claim a MID.
+
+    An OWNED claim goes to staff. An AUTHORIZED_BY_OWNER claim goes either to staff, with the
+    owner's name, CRID and letter of authorization, or, when it comes without a letter and the
+    MID's verified owner is a provider registered here, to that owner for consent
+    (`owner_provider`), who approves or declines it (agreements.services.consents).
+    The letter's type is detected from its content (PDF, PNG or JPEG, at most 5 MB).
+    """
     mid = mid.strip()
     if not is_valid_mid(mid):
         raise DomainError(
-            f"{mid!r} is not a valid Mailer ID: use 6 digits starting 0-8, or 9 digits starting 9."
+            f"{mid!r} is not a valid Mailer ID: use 6 digits starting 0-8, or 9 digits starting 9.",
+            field="mid",
         )
     if relation not in MidRelation.values:
-        raise DomainError(f"Unknown MID relation {relation!r}.")
+        raise DomainError(f"Unknown MID relation {relation!r}.", field="relation")
     if provider.status == ProviderStatus.CLOSED:
         raise DomainError(f"{provider} is closed and cannot link Mailer IDs.")
     valid_from = valid_from or timezone.now()
     if valid_until is not None and valid_until <= valid_from:
         raise DomainError("The link's end must be after its start.")
+    owner_name, owner_crid = owner_name.strip(), owner_crid.strip()
+    owner_provider: Provider | None = None
+    detected: FileType | None = None
     if relation == MidRelation.AUTHORIZED_BY_OWNER:
-        if not owner_name.strip():
-            raise DomainError("Name the MID's owner for an authorized link.")
-        if not owner_crid.strip():
-            raise DomainError("Give the MID owner's CRID for an authorized link.")
-        _validate_evidence(evidence)
+        owner = verified_owner_link(mid=mid)
+        if owner is not None and owner.provider_id == provider.pk:
+            raise DomainError(
+                f"{provider} is the verified owner of MID {mid}: it needs no authorization.",
+                field="relation",
+            )
+        if evidence is None and owner is not None:
+            owner_provider = owner.provider  # the registered owner decides; no letter needed
+        else:
+            # Every missing or refused part at once, each on its own field.
+            problems: dict[str, list[str]] = {}
+            if not owner_name:
+                problems["owner_name"] = ["Name the MID's owner for an authorized link."]
+            if not owner_crid:
+                problems["owner_crid"] = ["Give the MID owner's CRID for an authorized link."]
+            if evidence is None:
+                problems["evidence"] = [
+                    "A MID authorized by its owner needs evidence: upload the owner's letter of "
+                    "authorization (PDF, PNG or JPEG). Only when the MID's owner has verified it "
+                    "on this portal can it approve your request instead."
+                ]
+            else:
+                try:
+                    detected = check_evidence(evidence)
+                except UploadRefused as exc:
+                    problems["evidence"] = [str(exc)]
+            if problems:
+                raise DomainError(
+                    " ".join(text for texts in problems.values() for text in texts),
+                    field_errors=problems,
+                )
     duplicate = DomainError(
         f"{provider} already has an open claim on MID {mid} of this kind.", field="mid"
     )
     if MidLink.objects.filter(
-        provider=provider,
-        mid=mid,
-        relation=relation,
-        status__in=[MidLinkStatus.REQUESTED, MidLinkStatus.VERIFIED],
+        provider=provider, mid=mid, relation=relation, status__in=MID_LINK_OPEN_STATUSES
     ).exists():
         raise duplicate
 
@@ -95,27 +125,28 @@ def mid_link_request(
         provider=provider,
         mid=mid,
         relation=relation,
-        owner_name=owner_name.strip(),
-        owner_crid=owner_crid.strip(),
+        owner_name=owner_name if relation == MidRelation.AUTHORIZED_BY_OWNER else "",
+        owner_crid=owner_crid if relation == MidRelation.AUTHORIZED_BY_OWNER else "",
+        owner_provider=owner_provider,
         valid_from=valid_from,
         valid_until=valid_until,
         requested_by=requested_by,
     )
-    if evidence is not None:
-        link.evidence = evidence
+    if detected is not None and evidence is not None:
+        link.evidence = evidence  # stored under a random name (evidence_upload_to)
+        link.evidence_name = (evidence.name or "").rsplit("/", 1)[-1][-255:]
+        link.evidence_content_type = detected.content_type
     validate(link, exclude=["evidence"])
     # An identical request committed since the check above: the partial unique index decides.
-    with unique_violations_as_domain_errors(
-        {"agreements_one_open_link_per_provider_mid_relation": duplicate}
-    ):
-        link.save()
+    _save_with_evidence(link, duplicate)
     audit_record(
         subject=link,
         action="mid_link_request",
         actor=requested_by,
         provider_id=provider.pk,
         to_status=link.status,
-        extra={"mid": mid, "relation": relation},
+        extra={"mid": mid, "relation": relation}
+        | ({"owner_provider_id": owner_provider.pk} if owner_provider else {}),
     )
     return link
 
@@ -149,7 +180,16 @@ def _link_transition(
 
 
 def mid_link_verify(*, link: MidLink, actor: User, reason: str = "") -> MidLink:
-    """REQUESTED -> VERIFIED. Only one provider at a time may hold a MID as its owner."""
+    """REQUESTED -> VERIFIED. Only one provider at a time may hold a MID as its owner.
+
+    A claim routed to the MID's registered owner is that owner's to approve, not staff's.
+    """
+    if link.owner_provider_id is not None:
+        raise DomainError(
+            f"{link} waits for the consent of the MID's registered owner "
+            f"({link.owner_provider}), who approves it on its 'Who can read my MIDs' page; "
+            "staff can only reject it."
+        )
     if link.relation == MidRelation.OWNED:
         holder = (
             MidLink.objects.filter(
@@ -204,4 +244,25 @@ def mid_link_revoke(*, link: MidLink, actor: User | None, reason: str) -> MidLin
         actor=actor,
         reason=reason,
         required=True,
+    )
+
+
+def mid_link_withdraw(*, link: MidLink, actor: User, reason: str = "") -> MidLink:
+    """REQUESTED -> WITHDRAWN: the claimant takes back a claim nobody has decided yet.
+
+    Only a member of the claiming provider who may claim MIDs can withdraw its claims. The MID
+    can be claimed again afterwards (a withdrawn link is no longer open).
+    """
+    membership = Membership.objects.filter(provider_id=link.provider_id, user=actor).first()
+    if membership is None or not role_can(membership.role, Permission.CLAIM_MIDS):
+        raise DomainError(
+            f"{actor} cannot withdraw {link}: only the provider's owners and administrators can."
+        )
+    return _link_transition(
+        link=link,
+        to_status=MidLinkStatus.WITHDRAWN,
+        action="mid_link_withdraw",
+        actor=actor,
+        reason=reason,
+        required=False,
     )

@@ -1,3 +1,208 @@
-"""(Being built.)"""
+"""'Who can read my MIDs': the owner's side of owner consent. Incoming requests to approve or
+decline, current authorizations to revoke, and a form to grant access to a named provider.
+Every object is fetched through selectors scoped to the active provider as the MID's owner."""
 
-urlpatterns: list = []
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.urls import path
+
+from accounts.permissions import Permission
+from accounts.portal import (
+    PortalView,
+    claim_submission,
+    new_submission_token,
+    release_submission,
+)
+from agreements import services
+from agreements.forms.consents import ConsentGrantForm, ConsentReasonForm
+from agreements.selectors.mids import (
+    consent_grantee_find,
+    consent_grants_for_owner,
+    consent_links_for_owner,
+    consent_requests_for_owner,
+    owned_mids,
+)
+from agreements.views.scoped import ScopedObjectView
+from core.errors import DomainError
+
+CONSENTS_CRUMB = ("Who can read my MIDs", "/consents/")
+
+
+def render_consents_page(view: PortalView, form: ConsentGrantForm | None = None):
+    request, owner = view.request, view.provider
+    mids = list(owned_mids(provider=owner))
+    can_manage = request.portal.can(Permission.MANAGE_CONSENTS)
+    if form is None and can_manage and mids:
+        form = ConsentGrantForm(initial={"submission": new_submission_token()}, mids=mids)
+    return render(
+        request,
+        "agreements/consents.html",
+        {
+            "provider": owner,
+            "owned_mids": mids,
+            "requests": consent_requests_for_owner(owner=owner),
+            "grants": consent_grants_for_owner(owner=owner),
+            "form": form,
+            "can_manage": can_manage,
+            "breadcrumbs": [("Dashboard", "/dashboard/"), (CONSENTS_CRUMB[0], None)],
+        },
+    )
+
+
+class ConsentsView(PortalView):
+    permission = Permission.VIEW
+
+    def get(self, request):
+        return render_consents_page(self)
+
+
+class ConsentGrantView(PortalView):
+    permission = Permission.MANAGE_CONSENTS
+
+    def get(self, request):
+        return redirect("agreements:consents")
+
+    def post(self, request):
+        form = ConsentGrantForm(request.POST, mids=list(owned_mids(provider=self.provider)))
+        if not form.is_valid():
+            return render_consents_page(self, form)
+        token = form.cleaned_data["submission"]
+        if not claim_submission(request, token):
+            messages.info(request, "That grant was already sent; it is listed below.")
+            return redirect("agreements:consents")
+        try:
+            grantee = consent_grantee_find(
+                identifier=form.cleaned_data["grantee"], owner=self.provider
+            )
+            link = services.consent_grant(
+                owner=self.provider,
+                grantee=grantee,
+                mid=form.cleaned_data["mid"],
+                actor=request.user,
+            )
+        except DomainError as exc:
+            release_submission(request, token)
+            self.form_error(form, exc)
+            return render_consents_page(self, form)
+        messages.success(request, f"{grantee.legal_name} may now read MID {link.mid}.")
+        return redirect("agreements:consents")
+
+
+class ConsentRequestApproveView(ScopedObjectView):
+    permission = Permission.MANAGE_CONSENTS
+
+    def get_queryset(self):
+        return consent_links_for_owner(owner=self.provider)
+
+    def post(self, request, pk):
+        link = self.get_object()
+        try:
+            services.consent_approve(link=link, owner=self.provider, actor=request.user)
+        except DomainError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, f"{link.provider.legal_name} may now read MID {link.mid}.")
+        return redirect("agreements:consents")
+
+
+class ConsentDecisionView(ScopedObjectView):
+    """A decision that needs a reason (decline a request, revoke a grant): a page showing what
+    is decided, with the reason form."""
+
+    permission = Permission.MANAGE_CONSENTS
+    title = ""
+    button = ""
+    explanation = ""
+
+    def decide(self, *, link, reason: str) -> None:
+        raise NotImplementedError
+
+    def success_message(self, link) -> str:
+        raise NotImplementedError
+
+    def get(self, request, pk):
+        return self._render(ConsentReasonForm())
+
+    def post(self, request, pk):
+        link = self.get_object()
+        form = ConsentReasonForm(request.POST)
+        if not form.is_valid():
+            return self._render(form)
+        try:
+            self.decide(link=link, reason=form.cleaned_data["reason"])
+        except DomainError as exc:
+            self.form_error(form, exc)
+            return self._render(form)
+        messages.success(request, self.success_message(link))
+        return redirect("agreements:consents")
+
+    def _render(self, form):
+        return render(
+            self.request,
+            "agreements/consent_decision.html",
+            {
+                "link": self.get_object(),
+                "form": form,
+                "title": self.title,
+                "button": self.button,
+                "explanation": self.explanation,
+                "breadcrumbs": [
+                    ("Dashboard", "/dashboard/"),
+                    CONSENTS_CRUMB,
+                    (self.title, None),
+                ],
+            },
+        )
+
+
+class ConsentRequestDeclineView(ConsentDecisionView):
+    title = "Decline a request"
+    button = "Decline the request"
+    explanation = "The provider will not be able to read this Mailer ID. It sees your reason."
+
+    def get_queryset(self):
+        return consent_links_for_owner(owner=self.provider)
+
+    def decide(self, *, link, reason: str) -> None:
+        services.consent_decline(
+            link=link, owner=self.provider, actor=self.request.user, reason=reason
+        )
+
+    def success_message(self, link) -> str:
+        return f"You declined {link.provider.legal_name}'s request for MID {link.mid}."
+
+
+class ConsentRevokeView(ConsentDecisionView):
+    title = "Revoke access"
+    button = "Revoke access now"
+    explanation = (
+        "The provider loses access to this Mailer ID's tracking data at once. It sees your reason."
+    )
+
+    def get_queryset(self):
+        return consent_links_for_owner(owner=self.provider)
+
+    def decide(self, *, link, reason: str) -> None:
+        services.consent_revoke(
+            link=link, owner=self.provider, actor=self.request.user, reason=reason
+        )
+
+    def success_message(self, link) -> str:
+        return f"{link.provider.legal_name} can no longer read MID {link.mid}."
+
+
+urlpatterns = [
+    path("consents/", ConsentsView.as_view(), name="consents"),
+    path("consents/grant/", ConsentGrantView.as_view(), name="consent_grant"),
+    path(
+        "consents/requests/<int:pk>/approve/",
+        ConsentRequestApproveView.as_view(),
+        name="consent_approve",
+    ),
+    path(
+        "consents/requests/<int:pk>/decline/",
+        ConsentRequestDeclineView.as_view(),
+        name="consent_decline",
+    ),
+    path("consents/grants/<int:pk>/revoke/", ConsentRevokeView.as_view(), name="consent_revoke"),
+]

@@ -19,5 +19,7 @@ STRIPE_API_BASE = env("TEST_STRIPE_API_BASE", default="http://127.0.0.1:8421")
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 MEDIA_ROOT = BASE_DIR / "var" / "test-media"
+# Uploaded evidence written by tests never lands in a developer's real private storage.
+PRIVATE_MEDIA_ROOT = BASE_DIR / "var" / "test-private"
 
 DEMO_DATA_ALLOWED = True

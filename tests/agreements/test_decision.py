@@ -114,6 +114,13 @@ CASES = [
         [ReasonCode.MID_NOT_AUTHORIZED],
     ),
     (
+        "link withdrawn",
+        {},
+        AgreementStatus.APPROVED,
+        {"status": MidLinkStatus.WITHDRAWN},
+        [ReasonCode.MID_NOT_AUTHORIZED],
+    ),
+    (
         "link expired",
         {},
         AgreementStatus.APPROVED,

@@ -318,15 +318,20 @@ def test_an_authorized_link_needs_the_owner_and_a_letter(member):
         services.mid_link_request(**request, owner_name="Acme Shipping", evidence=letter())
     with pytest.raises(DomainError, match="needs evidence"):
         services.mid_link_request(**request, **owner)
-    with pytest.raises(DomainError, match="must be a PDF, PNG or JPEG"):
-        services.mid_link_request(**request, **owner, evidence=letter("run.exe"))
+    # The type is read from the content, never from the name (tests/agreements/test_uploads.py).
+    with pytest.raises(DomainError, match="not a PDF, PNG or JPEG") as refused:
+        services.mid_link_request(**request, **owner, evidence=letter(content=b"<html>hi"))
+    assert refused.value.field_errors == {"evidence": [refused.value.message]}
     with pytest.raises(DomainError, match="empty"):
         services.mid_link_request(**request, **owner, evidence=letter(content=b""))
     assert not MidLink.objects.exists()
 
-    link = services.mid_link_request(**request, **owner, evidence=letter())
+    link = services.mid_link_request(**request, **owner, evidence=letter("run.exe"))
     assert (link.owner_name, link.owner_crid) == ("Acme Shipping", "20538353")
     assert link.evidence.name.startswith(f"mid-evidence/{provider.pk}/")
+    assert link.evidence.name.endswith(".pdf")  # a random name with the detected type's suffix
+    assert "run" not in link.evidence.name
+    assert (link.evidence_name, link.evidence_content_type) == ("run.exe", "application/pdf")
     assert link.evidence.read() == b"%PDF-1.7 signed letter"
 
 

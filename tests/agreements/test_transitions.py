@@ -9,7 +9,7 @@ import pytest
 from django.forms.models import model_to_dict
 
 from accounts import services as account_services
-from accounts.constants import ProviderStatus
+from accounts.constants import MembershipRole, ProviderStatus
 from accounts.models import Provider
 from agreements import services
 from agreements.constants import AgreementStatus, MidLinkStatus, ScheduleLineStatus
@@ -18,6 +18,7 @@ from core.errors import DomainError, InvalidTransition
 from core.models import AuditEntry
 from tests.factories import (
     AgreementFactory,
+    MembershipFactory,
     MidLinkFactory,
     ProviderFactory,
     ScheduleLineFactory,
@@ -59,6 +60,12 @@ def call_with(module, name, arg):
         return getattr(module, name)(**{arg: obj}, actor=actor, reason=REASON)
 
     return call
+
+
+def withdraw_as_member(obj, actor):
+    # Only the claimant's members who may claim MIDs withdraw (tests/agreements/test_mid_views.py).
+    MembershipFactory(provider=obj.provider, user=actor, role=MembershipRole.ADMIN)
+    return services.mid_link_withdraw(link=obj, actor=actor, reason=REASON)
 
 
 MACHINES = {
@@ -139,6 +146,7 @@ MACHINES = {
             "verify": (call_with(services, "mid_link_verify", "link"), {"REQUESTED"}, "VERIFIED"),
             "reject": (call_with(services, "mid_link_reject", "link"), {"REQUESTED"}, "REJECTED"),
             "revoke": (call_with(services, "mid_link_revoke", "link"), {"VERIFIED"}, "REVOKED"),
+            "withdraw": (withdraw_as_member, {"REQUESTED"}, "WITHDRAWN"),
         },
     ),
 }

@@ -604,7 +604,12 @@ def test_make_impb_round_trips_through_parse(
         # Barcodes that also read as ZIP9 + a valid 22-digit PIC have their own property below.
         assume(barcode[12:14] not in {"91", "92", "93", "94", "95"})
 
-    parsed = parse(barcode)
+    try:
+        parsed = parse(barcode)
+    except AmbiguousTrackingNumber:
+        # A ZIP9 + 22-digit barcode whose ZIP5 + 26-digit reading also holds with another MID:
+        # refusing it is right, and the properties below check exactly that.
+        assume(False)
 
     expected_channel = spec["channel"] or ("92" if len(spec["mid"] or "") == 9 else "93")
     assert parsed.format == FORMAT_IMPB
