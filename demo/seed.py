@@ -44,6 +44,7 @@ DEMO_LETTER = (
 SHIPPER_MID = "901234567"  # owned by Acme; Parcel Insights is authorized for it
 ANALYTICS_MID = "902345678"  # owned by Parcel Insights
 SCHEDULE_MID = "654321"  # granted to Parcel Insights by its agreement's schedule
+REJECTED_MID = "903456789"  # claimed by LabelHub as its own; staff rejected it
 
 
 class DemoDataRefused(Exception):
@@ -186,6 +187,39 @@ class _Seeder:
         self._count(created)
         return link
 
+    def consent_request(self, *, provider: Provider, owner: Provider, mid: str, requester: User):
+        """An authorized claim without a letter: routed to the registered owner to decide."""
+        link = MidLink.objects.filter(
+            provider=provider, mid=mid, owner_provider=owner, status=MidLinkStatus.REQUESTED
+        ).first()
+        created = link is None
+        if created:
+            link = agreement_services.mid_link_request(
+                provider=provider,
+                mid=mid,
+                relation=MidRelation.AUTHORIZED_BY_OWNER,
+                requested_by=requester,
+            )
+        self._count(created)
+        return link
+
+    def rejected_claim(self, *, provider: Provider, mid: str, requester: User, staff: User):
+        link = MidLink.objects.filter(
+            provider=provider, mid=mid, status=MidLinkStatus.REJECTED
+        ).first()
+        created = link is None
+        if created:
+            link = agreement_services.mid_link_request(
+                provider=provider, mid=mid, relation=MidRelation.OWNED, requested_by=requester
+            )
+            link = agreement_services.mid_link_reject(
+                link=link,
+                actor=staff,
+                reason="Demo: the Business Customer Gateway lists another mailer for this MID.",
+            )
+        self._count(created)
+        return link
+
     def agreement(
         self, *, provider: Provider, version: AgreementVersion, signer: User, staff: User
     ) -> Agreement:
@@ -254,6 +288,8 @@ class _Seeder:
             make_impb(mid=SCHEDULE_MID, service_type_code="055", serial="3000000003"),
             make_impb(mid="987654321", service_type_code="001", serial="4000004"),
             "RB123456785US",
+            # Reads as ZIP5 + a PIC of MID 312345 or ZIP9 + a PIC of MID 451234: refused.
+            "4202026093009312345123456789012340",
         ]
         for number in numbers:
             decision = decide_for_number(provider=provider, tracking_number=number)
@@ -334,6 +370,11 @@ def seed_demo() -> DemoReport:
         active=False,
         staff=staff,
     )
+
+    # LabelHub (pending review) asks Acme for its MID: Acme's owner sees the request on
+    # "Who can read my MIDs"; and one of LabelHub's own claims was rejected, with the reason.
+    seed.consent_request(provider=labelhub, owner=acme, mid=SHIPPER_MID, requester=platform_owner)
+    seed.rejected_claim(provider=labelhub, mid=REJECTED_MID, requester=platform_owner, staff=staff)
 
     seed.describe(acme, shipper_owner, acme_created)
     seed.describe(insights, analyst, insights_created)

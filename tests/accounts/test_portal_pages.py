@@ -158,3 +158,22 @@ def test_a_suspended_provider_sees_why(client):
     page = client.get("/organisation/").content.decode()
 
     assert "Your organisation is suspended" in page
+
+
+def test_a_session_ends_after_the_configured_inactivity(client, settings):
+    from datetime import timedelta
+
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    assert settings.SESSION_SAVE_EVERY_REQUEST  # every request renews the idle timer
+    membership = MembershipFactory()
+    client.force_login(membership.user)
+    assert client.get("/dashboard/").status_code == 200
+
+    # The idle timeout elapses: the stored session's expiry passes.
+    Session.objects.update(expire_date=timezone.now() - timedelta(seconds=1))
+
+    response = client.get("/dashboard/")
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("account_login"))

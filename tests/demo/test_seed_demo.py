@@ -59,6 +59,11 @@ def test_seed_demo_json_lists_the_demo_records():
     assert [(m["mid"], m["relation"]) for m in acme["mid_links"]] == [("901234567", "OWNED")]
     labelhub = providers["LabelHub Inc."]
     assert (labelhub["provider_type"], labelhub["status"]) == ("PLATFORM", "PENDING_REVIEW")
+    # An incoming consent request for Acme, and a claim staff rejected.
+    assert sorted((m["mid"], m["relation"], m["status"]) for m in labelhub["mid_links"]) == [
+        ("901234567", "AUTHORIZED_BY_OWNER", "REQUESTED"),
+        ("903456789", "OWNED", "REJECTED"),
+    ]
     owners = {p["owner"] for p in report["providers"]}
     logins = {u["email"] for u in report["users"]}
     assert owners < logins and "admin@example.com" in logins
@@ -69,7 +74,9 @@ def test_seed_demo_json_lists_the_demo_records():
         ("654321", True),
         ("987654321", False),
         (None, False),
+        (None, False),
     ]
+    assert report["sample_tracking_numbers"][-1]["reasons"] == ["AMBIGUOUS_TRACKING_NUMBER"]
 
 
 def test_demo_owners_can_log_in(client, settings):
@@ -109,3 +116,15 @@ def test_demo_owners_can_sign_in_to_the_portal(client, settings):
 
     assert response.status_code == 302
     assert client.get("/dashboard/").context["provider"].legal_name == "Parcel Insights LLC"
+
+
+def test_the_demo_shows_a_realistic_mix_in_the_portal(client, settings):
+    run_seed()
+
+    client.login(email="owner@acmeshipping.example", password=settings.DEMO_PASSWORD)
+    consents = client.get("/consents/").content.decode()
+    assert "LabelHub Inc." in consents and "901234567" in consents  # an incoming request
+
+    client.login(email="owner@labelhub.example", password=settings.DEMO_PASSWORD)
+    mids = client.get("/mids/").content.decode()
+    assert "Business Customer Gateway lists another mailer" in mids  # the rejection's reason
