@@ -34,7 +34,16 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from django.contrib.postgres.expressions import ArraySubquery
-from django.db.models import CharField, DateTimeField, OuterRef, QuerySet, Subquery, Value
+from django.db.models import (
+    CharField,
+    DateTimeField,
+    Exists,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+)
 from django.db.models.functions import JSONObject
 from django.utils import timezone
 
@@ -45,6 +54,7 @@ from agreements.constants import (
     BAD_REQUEST_REASONS,
     AgreementStatus,
     MidLinkStatus,
+    MidRelation,
     ReasonCode,
     ScheduleLineStatus,
 )
@@ -289,8 +299,19 @@ def _grants_query(*, provider_id: int, mid: str) -> QuerySet:
     """Query 2: every verified link and approved schedule line (of an approved agreement)
     for this provider and MID. Unordered: MidLink's default ordering would join the provider
     only to sort by its name."""
+    # Defence in depth: a link an owner consented to counts only while that owner still holds
+    # the MID's verified OWNED link (revoking it also revokes the consents; see mid_link_revoke).
+    owner_still_owns = Exists(
+        MidLink.objects.filter(
+            provider_id=OuterRef("owner_provider_id"),
+            mid=OuterRef("mid"),
+            relation=MidRelation.OWNED,
+            status=MidLinkStatus.VERIFIED,
+        )
+    )
     links = (
         MidLink.objects.filter(provider_id=provider_id, mid=mid, status=MidLinkStatus.VERIFIED)
+        .filter(Q(owner_provider__isnull=True) | owner_still_owns)
         .order_by()
         .values_list(
             Value("MID_LINK", output_field=CharField()),

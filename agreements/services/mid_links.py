@@ -235,9 +235,16 @@ def mid_link_reject(*, link: MidLink, actor: User, reason: str) -> MidLink:
     )
 
 
+@transaction.atomic
 def mid_link_revoke(*, link: MidLink, actor: User | None, reason: str) -> MidLink:
-    """VERIFIED -> REVOKED: access through this link ends immediately."""
-    return _link_transition(
+    """VERIFIED -> REVOKED: access through this link ends immediately.
+
+    Revoking an OWNED link also ends what that ownership allowed: every authorization the
+    owner consented to for this MID is revoked, and every request waiting for its consent is
+    rejected, each through its own audited transition (so each grantee's cached decisions are
+    invalidated too). Consent given by a provider that no longer owns the MID is no consent.
+    """
+    revoked = _link_transition(
         link=link,
         to_status=MidLinkStatus.REVOKED,
         action="mid_link_revoke",
@@ -245,6 +252,35 @@ def mid_link_revoke(*, link: MidLink, actor: User | None, reason: str) -> MidLin
         reason=reason,
         required=True,
     )
+    if revoked.relation == MidRelation.OWNED:
+        _lapse_consents(owner_link=revoked, actor=actor, reason=reason)
+    return revoked
+
+
+def _lapse_consents(*, owner_link: MidLink, actor: User | None, reason: str) -> None:
+    dependants = (
+        MidLink.objects.select_for_update()
+        .filter(
+            owner_provider_id=owner_link.provider_id,
+            mid=owner_link.mid,
+            status__in=MID_LINK_OPEN_STATUSES,
+        )
+        .order_by("pk")
+    )
+    why = (
+        f"{owner_link.provider}'s ownership of MID {owner_link.mid} was revoked, so its consent "
+        f"lapsed ({reason.strip()})."
+    )
+    for dependant in dependants:
+        verified = dependant.status == MidLinkStatus.VERIFIED
+        _link_transition(
+            link=dependant,
+            to_status=MidLinkStatus.REVOKED if verified else MidLinkStatus.REJECTED,
+            action="consent_lapse" if verified else "consent_request_lapse",
+            actor=actor,
+            reason=why,
+            required=True,
+        )
 
 
 def mid_link_withdraw(*, link: MidLink, actor: User, reason: str = "") -> MidLink:
