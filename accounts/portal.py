@@ -6,12 +6,14 @@ role without the permission gets 403. Objects are always fetched through selecto
 exist).
 """
 
+import ipaddress
 import uuid
 
+from allauth.core.internal.httpkit import get_client_ip as allauth_client_ip
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.cache import cache
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied
 from django.shortcuts import redirect
 from django.views import View
 
@@ -85,3 +87,18 @@ def release_submission(request, token: str) -> None:
 
 def _submission_key(request, token: str) -> str:
     return f"portal:submission:{request.user.pk}:{token[:64]}"
+
+
+def client_ip(request) -> str | None:
+    """The client's address: REMOTE_ADDR, or, behind DJANGO_TRUSTED_PROXY_COUNT proxies, the
+    X-Forwarded-For entry the outermost trusted proxy added (allauth's rule, so rate limits
+    and recorded signatures agree). Anything unparseable is None, never a guess."""
+    try:
+        address = allauth_client_ip(request)
+    except (ImproperlyConfigured, PermissionDenied):
+        # Fewer X-Forwarded-For entries than trusted proxies: the header is not trustworthy.
+        address = request.META.get("REMOTE_ADDR")
+    try:
+        return str(ipaddress.ip_address((address or "").strip()))
+    except ValueError:
+        return None

@@ -5,8 +5,6 @@ administrators) see the form, and anyone else's POST is refused with 403. Signed
 fetched through selectors scoped to the active provider, so another provider's id is a 404.
 """
 
-import ipaddress
-
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
@@ -17,6 +15,7 @@ from accounts.permissions import Permission
 from accounts.portal import (
     PortalView,
     claim_submission,
+    client_ip,
     new_submission_token,
     release_submission,
 )
@@ -45,16 +44,6 @@ STATUS_TAGS = {
     AgreementStatus.TERMINATED: "bg-error-dark",
     AgreementStatus.SUPERSEDED: "bg-base-dark",
 }
-
-
-def client_ip(request) -> str | None:
-    """The connecting address. X-Forwarded-For is not read: anyone can send it, and the
-    portal has no configured list of trusted proxies."""
-    address = request.META.get("REMOTE_ADDR", "")
-    try:
-        return str(ipaddress.ip_address(address))
-    except ValueError:
-        return None
 
 
 def _breadcrumbs(*tail: tuple[str, str | None]) -> list[tuple[str, str | None]]:

@@ -114,6 +114,9 @@ ACCOUNT_RATE_LIMITS = {
     "reset_password_from_key": "20/m/ip",
     "change_password": "5/m/user",
 }
+# How many reverse proxies in front of the app add to X-Forwarded-For. 0: trust only
+# REMOTE_ADDR. allauth's per-IP rate limits and recorded signer IPs both use this.
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int("DJANGO_TRUSTED_PROXY_COUNT", default=0)
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "agreements:dashboard"
 ACCOUNT_LOGOUT_REDIRECT_URL = "home"

@@ -27,6 +27,9 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL")
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https"
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# TLS ends at one proxy (README): without this, every client would share the proxy's address
+# in allauth's per-IP rate limits, and signatures would record the proxy's IP.
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int("DJANGO_TRUSTED_PROXY_COUNT", default=1)
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
 # Load balancers probe health over plain HTTP.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
