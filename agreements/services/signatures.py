@@ -21,9 +21,12 @@ SIGNING_ROLES = frozenset({MembershipRole.OWNER, MembershipRole.ADMIN})
 LIVE_AGREEMENT_STATUSES = frozenset({AgreementStatus.SUBMITTED, AgreementStatus.APPROVED})
 
 
-def _lock_provider(provider_id: int) -> None:
-    """Serialise agreement changes per provider. Lock order everywhere: provider, then rows."""
-    Provider.objects.select_for_update().only("pk").get(pk=provider_id)
+def _lock_provider(provider_id: int) -> Provider:
+    """Serialise agreement changes per provider. Lock order everywhere: provider, then rows.
+
+    Returns the provider as locked, so rules read its status as it is now, not as the
+    caller's copy (read earlier in the request) says."""
+    return Provider.objects.select_for_update().only("pk", "status").get(pk=provider_id)
 
 
 # --- Signing --------------------------------------------------------------------------------
@@ -63,14 +66,14 @@ def agreement_sign(
     schedule_lines: Iterable[tuple[str, str]] = (),
 ) -> Agreement:
     """Record a signature on exactly the text the signer was shown; staff review it next."""
-    _lock_provider(provider.pk)
+    locked = _lock_provider(provider.pk)
     if not version.is_published:
         raise DomainError(f"{version} is not published and cannot be signed.")
     if provider.provider_type not in version.applies_to:
         raise DomainError(
             f"{version} does not apply to {provider.get_provider_type_display().lower()}s."
         )
-    if provider.status == ProviderStatus.CLOSED:
+    if locked.status == ProviderStatus.CLOSED:
         raise DomainError(f"{provider} is closed and cannot sign agreements.")
     if not Membership.objects.filter(
         provider=provider, user=signer, role__in=SIGNING_ROLES

@@ -9,6 +9,7 @@ from django.forms.models import model_to_dict
 from django.utils import timezone
 
 from accounts.constants import MembershipRole, ProviderStatus, ProviderType
+from accounts.models import Provider
 from agreements import services
 from agreements.constants import AgreementStatus, MidLinkStatus, MidRelation, ScheduleLineStatus
 from agreements.models import (
@@ -433,3 +434,26 @@ def test_the_audit_log_is_append_only_in_the_database():
             cursor.execute("DELETE FROM agreements_auditentry")
 
     assert AuditEntry.objects.get().reason == ""
+
+
+def test_signing_reads_the_providers_status_under_its_lock_not_the_callers_copy():
+    """Review finding: a provider closed after the request loaded it could still sign."""
+    owner = UserFactory()
+    provider = ProviderFactory()
+    MembershipFactory(user=owner, provider=provider)
+    version = AgreementVersionFactory()
+    Provider.objects.filter(pk=provider.pk).update(status=ProviderStatus.CLOSED)  # meanwhile
+
+    with pytest.raises(DomainError, match="closed"):
+        services.agreement_sign(
+            provider=provider,  # the stale copy still says ACTIVE
+            version=version,
+            signer=owner,
+            signer_name="Pat Example",
+            signer_title="CEO",
+            attested_authority=True,
+            shown_text_sha256=version.text_sha256,
+            ip_address=None,
+            user_agent="pytest",
+        )
+    assert not Agreement.objects.exists()
