@@ -18,6 +18,7 @@ from agreements.constants import (
     MidRelation,
 )
 from agreements.models import MidLink
+from agreements.notifications import consent_request_notify
 from agreements.selectors.mids import verified_owner_link
 from agreements.uploads import FileType, UploadRefused, check_evidence
 from core.audit import audit_record
@@ -148,6 +149,9 @@ def mid_link_request(
         extra={"mid": mid, "relation": relation}
         | ({"owner_provider_id": owner_provider.pk} if owner_provider else {}),
     )
+    if owner_provider is not None:
+        # After commit, and robust: a mail server that is down must not undo the request.
+        transaction.on_commit(lambda: consent_request_notify(link_id=link.pk), robust=True)
     return link
 
 

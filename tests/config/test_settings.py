@@ -20,6 +20,7 @@ PRODUCTION_ENV = {
     "STRIPE_WEBHOOK_SECRET": "whsec_example",
     "EMAIL_URL": "smtp+tls://mailer:secret@smtp.example.gov:587",
     "DEFAULT_FROM_EMAIL": "Tracking Access Portal <noreply@portal.example.gov>",
+    "PORTAL_BASE_URL": "https://portal.example.gov",
 }
 
 PROBE = (
