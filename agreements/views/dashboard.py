@@ -3,10 +3,12 @@
 from django.shortcuts import render
 from django.urls import path
 
+from accounts.permissions import Permission
 from accounts.portal import PortalView
 from agreements.decision import decide_for_number
 from agreements.forms.check import TrackingNumberCheckForm
 from agreements.selectors.dashboard import access_panel, onboarding_checklist
+from agreements.selectors.mids import consent_requests_for_owner
 
 
 class DashboardView(PortalView):
@@ -23,6 +25,11 @@ class DashboardView(PortalView):
                 )
                 if checked.is_bad_request:
                     check_form.add_error("number", checked.reasons[0].message)
+        waiting = (
+            consent_requests_for_owner(owner=provider).count()
+            if request.portal.can(Permission.MANAGE_CONSENTS)
+            else 0
+        )
         counted = [s for s in steps if s.state != "not_needed"]
         done = sum(s.state == "done" for s in counted)
         allowed = sum(row.decision.allowed for row in rows)
@@ -38,6 +45,7 @@ class DashboardView(PortalView):
                 "rows": rows,
                 "allowed_count": allowed,
                 "allowed_percent": round(100 * allowed / len(rows)) if rows else 0,
+                "consent_requests_waiting": waiting,
                 "check_form": check_form,
                 "checked": checked,
                 "breadcrumbs": [("Dashboard", None)],

@@ -142,3 +142,27 @@ def test_the_dashboard_stays_within_a_query_budget(client, member, django_assert
 
     with django_assert_max_num_queries(12):
         client.get(reverse("agreements:dashboard"))
+
+
+@pytest.mark.parametrize(
+    ("role", "shown"), [(MembershipRole.OWNER, True), (MembershipRole.DEVELOPER, False)]
+)
+def test_an_owner_sees_consent_requests_waiting_for_it(client, role, shown):
+    from agreements import services
+    from agreements.constants import MidRelation
+
+    shipper = ProviderFactory(provider_type=ProviderType.SHIPPER)
+    MidLinkFactory(provider=shipper, mid=MID, relation=MidRelation.OWNED)
+    platform = ProviderFactory(provider_type=ProviderType.PLATFORM)
+    services.mid_link_request(
+        provider=platform,
+        mid=MID,
+        relation=MidRelation.AUTHORIZED_BY_OWNER,
+        requested_by=MembershipFactory(provider=platform).user,
+    )
+    client.force_login(MembershipFactory(provider=shipper, role=role).user)
+
+    response = client.get(reverse("agreements:dashboard"))
+
+    assert response.context["consent_requests_waiting"] == (1 if shown else 0)
+    assert ("1 request to read your Mailer IDs" in response.content.decode()) is shown
