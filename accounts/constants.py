@@ -55,3 +55,6 @@ INVITATION_TRANSITIONS: dict[str, frozenset[str]] = {
 # django.core.signing salt of the accept links: a token signed for anything else never opens one.
 INVITATION_TOKEN_SALT = "accounts.invitation"  # noqa: S105 - a salt, not a secret
 INVITATION_TTL_DAYS_DEFAULT = 7
+# Defaults of settings.INVITATIONS_PENDING_MAX (per provider) and INVITATIONS_PER_HOUR (per user).
+INVITATIONS_PENDING_MAX_DEFAULT = 50
+INVITATIONS_PER_HOUR_DEFAULT = 20

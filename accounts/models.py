@@ -20,6 +20,10 @@ from accounts.constants import (
     SuspensionCause,
 )
 
+# [0-9], never \d: Python's \d also matches fullwidth, Arabic-Indic and other Unicode digits;
+# \Z, never $: $ also matches before a trailing newline.
+crid_validator = RegexValidator(r"^[0-9]{2,18}\Z", "A CRID is 2 to 18 digits.")
+
 
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
@@ -109,7 +113,7 @@ class Provider(models.Model):
         "CRID",
         max_length=18,
         blank=True,
-        validators=[RegexValidator(r"^\d{2,18}$", "A CRID is 2 to 18 digits.")],
+        validators=[crid_validator],
         help_text="USPS Customer Registration ID (digits).",
     )
     provider_type = models.CharField(max_length=20, choices=ProviderType.choices)
@@ -124,7 +128,7 @@ class Provider(models.Model):
         "ZIP code",
         max_length=10,
         validators=[
-            RegexValidator(r"^\d{5}(-\d{4})?$", "Use a ZIP code like 20260 or 20260-0004.")
+            RegexValidator(r"^[0-9]{5}(-[0-9]{4})?\Z", "Use a ZIP code like 20260 or 20260-0004.")
         ],
     )
     contact_email = models.EmailField()

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from accounts.constants import (
     INVITATION_TRANSITIONS,
+    INVITATIONS_PENDING_MAX_DEFAULT,
     PROVIDER_TRANSITIONS,
     InvitationStatus,
     MembershipRole,
@@ -315,6 +316,23 @@ def _send_invitation_email(*, invitation_id: int, accept_url: str) -> None:
     )
 
 
+def _refuse_too_many_pending(*, provider: Provider) -> None:
+    """At most settings.INVITATIONS_PENDING_MAX (50) invitations in date wait for an answer per
+    provider, so a member cannot turn the portal into a mass mailer. Call with the provider row
+    locked (as invitation_create does), so concurrent invitations cannot both take the last
+    place. Invitations past their expiry no longer count: their links stopped working."""
+    limit = getattr(settings, "INVITATIONS_PENDING_MAX", INVITATIONS_PENDING_MAX_DEFAULT)
+    pending = Invitation.objects.filter(
+        provider_id=provider.pk, status=InvitationStatus.PENDING, expires_at__gt=timezone.now()
+    ).count()
+    if pending >= limit:
+        raise DomainError(
+            f"{provider} already has {pending} pending invitation{'' if pending == 1 else 's'}, "
+            "the most it may have at once. Revoke those nobody will answer, or wait until they "
+            "are accepted or expire, then invite more."
+        )
+
+
 @transaction.atomic
 def invitation_create(
     *,
@@ -329,6 +347,8 @@ def invitation_create(
     `accept_url` turns the link's token into the absolute URL to send (the caller knows the
     site's address; this service does not). The e-mail goes out only once the invitation is
     committed. An earlier invitation found PENDING past its expiry is marked EXPIRED first.
+    A provider holds at most settings.INVITATIONS_PENDING_MAX pending invitations (the portal
+    also limits how many one person sends per hour: accounts.ratelimits).
     """
     email = User.normalize_email_address(email)
     _check_role(role)
@@ -341,6 +361,7 @@ def invitation_create(
         provider_id=provider.pk, user__in=User.objects.with_email(email)
     ).exists():
         raise DomainError(f"{email} is already a member of {provider}.", field="email")
+    _refuse_too_many_pending(provider=provider)
 
     duplicate = DomainError(
         f"{email} already has a pending invitation to {provider}. Revoke it first to send a "

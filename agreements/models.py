@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from accounts.constants import ProviderType
-from accounts.models import Provider
+from accounts.models import Provider, crid_validator
 from agreements.constants import (
     MID_LINK_OPEN_STATUSES,
     MID_REGEX,
@@ -183,7 +183,7 @@ class MidLink(StaffDecision):
         max_length=18,
         blank=True,
         help_text="For authorized links: the MID owner's CRID.",
-        validators=[RegexValidator(r"^\d{2,18}$", "A CRID is 2 to 18 digits.")],
+        validators=[crid_validator],
     )
     # Private: no URL; served only by agreements.views.mids.MidEvidenceView.
     evidence = models.FileField(

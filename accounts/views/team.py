@@ -12,8 +12,8 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 
-from accounts import selectors, services
-from accounts.constants import INVITATION_TTL_DAYS_DEFAULT, ProviderStatus
+from accounts import ratelimits, selectors, services
+from accounts.constants import INVITATION_TTL_DAYS_DEFAULT
 from accounts.forms.team import InviteForm, RoleChangeForm
 from accounts.middleware import SESSION_KEY
 from accounts.permissions import Permission, role_can_manage_role, roles_grantable_by
@@ -23,6 +23,7 @@ from accounts.portal import (
     new_submission_token,
     release_submission,
 )
+from accounts.standing import provider_standing
 from core.errors import DomainError
 
 BREADCRUMBS = [("Dashboard", "/dashboard/"), ("Team", None)]
@@ -40,8 +41,8 @@ class TeamView(PortalView):
         manages = self.request.portal.can(Permission.MANAGE_MEMBERS)
         my_role = self.membership.role
         grantable = roles_grantable_by(my_role)
-        closed = self.provider.status == ProviderStatus.CLOSED
-        if manages and invite_form is None and not closed:
+        standing = provider_standing(provider=self.provider)
+        if manages and invite_form is None and standing.can_invite:
             invite_form = InviteForm(
                 roles=grantable, initial={"submission": new_submission_token()}
             )
@@ -73,8 +74,8 @@ class TeamView(PortalView):
                 "members": members,
                 "invitations": invitations,
                 "manages": manages,
-                "closed": closed,
-                "invite_form": invite_form if manages and not closed else None,
+                "standing": standing,
+                "invite_form": invite_form if manages and standing.can_invite else None,
                 "ttl_days": getattr(settings, "INVITATION_TTL_DAYS", INVITATION_TTL_DAYS_DEFAULT),
                 "breadcrumbs": BREADCRUMBS,
             },
@@ -94,6 +95,11 @@ class InviteView(TeamView):
         if not claim_submission(request, token):
             messages.info(request, "That invitation was already sent.")
             return redirect("accounts:team")
+        usage = ratelimits.invitation_send_consume(user=request.user)
+        if usage.refusal is not None:
+            release_submission(request, token)
+            form.add_error(None, usage.refusal.message)
+            return self.render_team(invite_form=form, status=429)
         try:
             invitation = services.invitation_create(
                 provider=self.provider,
@@ -105,6 +111,7 @@ class InviteView(TeamView):
                 ),
             )
         except DomainError as exc:
+            usage.release()
             release_submission(request, token)
             self.form_error(form, exc)
             return self.render_team(invite_form=form, status=400)

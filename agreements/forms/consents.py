@@ -1,4 +1,5 @@
-"""Forms of the "Who can read my MIDs" page: grant access, and the reason for a decision."""
+"""Forms of the "Who can read my MIDs" page: grant access (and confirm it), and the reason for a
+decision."""
 
 from django import forms
 
@@ -17,6 +18,14 @@ class ConsentGrantForm(UswdsForm):
     def __init__(self, *args, mids: list[str], **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["mid"].choices = [(mid, mid) for mid in mids]
+
+
+class ConsentGrantConfirmForm(ConsentGrantForm):
+    """What the confirmation page posts: the grant form's fields, as the user typed them (to show
+    them again should the grant be refused), and the id of the provider it showed. That id is
+    checked by agreements.selectors.mids.consent_grantee_get, never trusted."""
+
+    grantee_id = forms.CharField(widget=forms.HiddenInput, required=False)
 
 
 class ConsentReasonForm(UswdsForm):

@@ -3,6 +3,8 @@ as the claimant (its own links) or as the owner (other providers' links to the M
 verified OWNED link for). Views fetch every object through these, so another provider's ids
 are simply not found."""
 
+import re
+
 from django.db.models import Q, QuerySet
 
 from accounts.constants import ProviderStatus
@@ -10,6 +12,8 @@ from accounts.models import Provider
 from agreements.constants import MidLinkStatus, MidRelation
 from agreements.models import MidLink
 from core.errors import DomainError
+
+_ASCII_DIGITS = re.compile(r"[0-9]+")
 
 
 def mid_links_for_provider(*, provider: Provider) -> QuerySet[MidLink]:
@@ -87,29 +91,34 @@ def consent_links_for_owner(*, owner: Provider) -> QuerySet[MidLink]:
     )
 
 
+def _grantable(*, owner: Provider) -> QuerySet[Provider]:
+    """The providers an owner may grant access to: ACTIVE ones (reviewed by postal staff), other
+    than itself. Anybody can register a provider under any name; until staff approve it, it is
+    invisible here, so a newcomer cannot squat on a real company's name or CRID."""
+    return Provider.objects.filter(status=ProviderStatus.ACTIVE).exclude(pk=owner.pk)
+
+
 def consent_grantee_find(*, identifier: str, owner: Provider) -> Provider:
-    """The one provider (not closed, not the owner) whose CRID or legal name is exactly
-    `identifier` (the name compared without regard to case or repeated spaces).
+    """The one ACTIVE provider (not the owner) whose CRID or legal name is exactly `identifier`
+    (the name compared without regard to case or repeated spaces).
 
     Refuses rather than guesses, and never lists candidates: a user learns only whether the
-    exact CRID or name they typed names exactly one provider.
+    exact CRID or name they typed names exactly one active provider. The portal then shows the
+    provider found for the user to confirm before anything is granted (see
+    `consent_grantee_get`).
     """
     wanted = " ".join(identifier.split())
     if not wanted:
         raise DomainError("Give the provider's CRID or exact legal name.", field="grantee")
     match = Q(legal_name__iexact=wanted)
-    if wanted.isdigit():
+    if _ASCII_DIGITS.fullmatch(wanted):
         match |= Q(crid=wanted)
-    found = list(
-        Provider.objects.filter(match)
-        .exclude(status=ProviderStatus.CLOSED)
-        .exclude(pk=owner.pk)
-        .order_by("pk")[:2]
-    )
+    found = list(_grantable(owner=owner).filter(match).order_by("pk")[:2])
     if not found:
         raise DomainError(
-            f"No provider registered here has the CRID or exact legal name {wanted!r}. Ask them "
-            "for the legal name or CRID they registered with.",
+            f"No active provider registered here has the CRID or exact legal name {wanted!r}. "
+            "Ask them for the legal name or CRID they registered with. A provider postal staff "
+            "have not approved yet cannot be granted access.",
             field="grantee",
         )
     if len(found) > 1:
@@ -119,3 +128,27 @@ def consent_grantee_find(*, identifier: str, owner: Provider) -> Provider:
             field="grantee",
         )
     return found[0]
+
+
+GRANTEE_GONE = (
+    "The provider you confirmed cannot be granted access: it is not an active provider "
+    "registered here. Give its CRID or exact legal name again."
+)
+
+
+def consent_grantee_get(*, provider_id: object, owner: Provider) -> Provider:
+    """The ACTIVE provider (not the owner) with this id, as posted by the grant's confirmation.
+
+    Any active provider's id is acceptable (providers are not a tenant's objects, and the owner
+    saw this one's name and CRID before confirming), but nothing else: a pending, suspended or
+    closed provider's id, the owner's own, an unknown id or junk all get the one same error on
+    `grantee`, so the id tells nothing about providers that are not active.
+    """
+    try:
+        pk = int(str(provider_id))
+    except ValueError:
+        raise DomainError(GRANTEE_GONE, field="grantee") from None
+    found = _grantable(owner=owner).filter(pk=pk).first()
+    if found is None:
+        raise DomainError(GRANTEE_GONE, field="grantee")
+    return found

@@ -136,10 +136,21 @@ def _routed_request(*, link: MidLink, owner: Provider) -> MidLink:
 
 @transaction.atomic
 def consent_approve(*, link: MidLink, owner: Provider, actor: User, reason: str = "") -> MidLink:
-    """REQUESTED -> VERIFIED: the owner lets the requesting provider read its MID."""
+    """REQUESTED -> VERIFIED: the owner lets the requesting provider read its MID.
+
+    Unlike consent_grant, the requester need not be ACTIVE: a provider pending staff review (or
+    suspended) may ask, and its owner may say yes. That records the owner's consent only; the
+    access decision still denies every read until staff make (or keep) the provider ACTIVE, and
+    the request lists the requester's status for the owner to judge. A closed requester is
+    refused: it can never read again, so there is nothing to consent to (decline it instead).
+    """
     _check_actor(owner=owner, actor=actor)
     _lock_ownership(owner=owner, mid=link.mid)
     _routed_request(link=link, owner=owner)
+    if Provider.objects.filter(pk=link.provider_id, status=ProviderStatus.CLOSED).exists():
+        raise DomainError(
+            f"{link.provider} is closed and can no longer read Mailer IDs: decline its request."
+        )
     return _consent_transition(
         link=link,
         owner=owner,
@@ -209,6 +220,10 @@ def consent_grant(
 ) -> MidLink:
     """The owner authorizes `grantee` to read its MID: a VERIFIED AUTHORIZED_BY_OWNER link.
 
+    Only an ACTIVE grantee: the owner names it (the portal shows who that is and asks to
+    confirm), and a provider still pending staff review could have registered under anybody's
+    name. Compare consent_approve, which answers a request the provider made itself.
+
     The link is inserted as a request and moved to VERIFIED in the same transaction, so the
     grant goes through the one transition helper (audit, cache bump) like every decision.
     """
@@ -218,8 +233,14 @@ def consent_grant(
     _check_actor(owner=owner, actor=actor)
     if grantee.pk == owner.pk:
         raise DomainError(f"{owner} owns MID {mid} already.", field="grantee")
-    if grantee.status == ProviderStatus.CLOSED:
-        raise DomainError(f"{grantee} is closed and cannot be granted access.", field="grantee")
+    if grantee.status != ProviderStatus.ACTIVE:
+        # A provider postal staff have not reviewed (or have suspended or closed) may carry
+        # any name; consent goes only to one they approved.
+        raise DomainError(
+            f"{grantee} cannot be granted access: it is not active (only a provider postal "
+            "staff have approved, and not suspended or closed, can be).",
+            field="grantee",
+        )
     _lock_ownership(owner=owner, mid=mid)
     existing = MidLink.objects.filter(
         provider=grantee,

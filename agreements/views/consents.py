@@ -3,6 +3,7 @@ decline, current authorizations to revoke, and a form to grant access to a named
 Every object is fetched through selectors scoped to the active provider as the MID's owner."""
 
 from django.contrib import messages
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
 
@@ -13,10 +14,16 @@ from accounts.portal import (
     new_submission_token,
     release_submission,
 )
+from accounts.standing import Standing, provider_standing
 from agreements import services
-from agreements.forms.consents import ConsentGrantForm, ConsentReasonForm
+from agreements.forms.consents import (
+    ConsentGrantConfirmForm,
+    ConsentGrantForm,
+    ConsentReasonForm,
+)
 from agreements.selectors.mids import (
     consent_grantee_find,
+    consent_grantee_get,
     consent_grants_for_owner,
     consent_links_for_owner,
     consent_requests_for_owner,
@@ -28,10 +35,14 @@ from core.errors import DomainError
 CONSENTS_CRUMB = ("Who can read my MIDs", "/consents/")
 
 
-def render_consents_page(view: PortalView, form: ConsentGrantForm | None = None):
+def render_consents_page(
+    view: PortalView, form: ConsentGrantForm | None = None, standing: Standing | None = None
+):
     request, owner = view.request, view.provider
     mids = list(owned_mids(provider=owner))
-    can_manage = request.portal.can(Permission.MANAGE_CONSENTS)
+    standing = standing or provider_standing(provider=owner)
+    role_can_manage = request.portal.can(Permission.MANAGE_CONSENTS)
+    can_manage = role_can_manage and standing.can_manage_consents
     if form is None and can_manage and mids:
         form = ConsentGrantForm(initial={"submission": new_submission_token()}, mids=mids)
     return render(
@@ -42,11 +53,22 @@ def render_consents_page(view: PortalView, form: ConsentGrantForm | None = None)
             "owned_mids": mids,
             "requests": consent_requests_for_owner(owner=owner),
             "grants": consent_grants_for_owner(owner=owner),
-            "form": form,
+            "form": form if can_manage else None,
             "can_manage": can_manage,
+            "role_can_manage": role_can_manage,
+            "standing": standing,
             "breadcrumbs": [("Dashboard", "/dashboard/"), (CONSENTS_CRUMB[0], None)],
         },
     )
+
+
+def _refused_by_standing(view: PortalView) -> HttpResponse | None:
+    """A provider whose status forbids consent decisions (a closed one) gets the page, which
+    says why, instead of a confirmation the service would refuse anyway."""
+    standing = provider_standing(provider=view.provider)
+    if standing.can_manage_consents:
+        return None
+    return render_consents_page(view, standing=standing)
 
 
 class ConsentsView(PortalView):
@@ -57,13 +79,58 @@ class ConsentsView(PortalView):
 
 
 class ConsentGrantView(PortalView):
+    """Step 1 of a grant: find the provider named by the exact CRID or legal name typed, and
+    show who that is (legal name, DBA, CRID, type, status) with the MID, for the user to
+    confirm. Nothing is granted here."""
+
     permission = Permission.MANAGE_CONSENTS
 
     def get(self, request):
         return redirect("agreements:consents")
 
     def post(self, request):
+        if refused := _refused_by_standing(self):
+            return refused
         form = ConsentGrantForm(request.POST, mids=list(owned_mids(provider=self.provider)))
+        if not form.is_valid():
+            return render_consents_page(self, form)
+        try:
+            grantee = consent_grantee_find(
+                identifier=form.cleaned_data["grantee"], owner=self.provider
+            )
+        except DomainError as exc:
+            self.form_error(form, exc)
+            return render_consents_page(self, form)
+        return render(
+            request,
+            "agreements/consent_grant_confirm.html",
+            {
+                "form": form,
+                "grantee": grantee,
+                "mid": form.cleaned_data["mid"],
+                "breadcrumbs": [
+                    ("Dashboard", "/dashboard/"),
+                    CONSENTS_CRUMB,
+                    ("Confirm the grant", None),
+                ],
+            },
+        )
+
+
+class ConsentGrantConfirmView(PortalView):
+    """Step 2: grant the MID to the provider the confirmation page showed. Its id is checked
+    again (an ACTIVE provider other than the owner, else one error on `grantee`); the one-time
+    token makes a second click grant nothing twice."""
+
+    permission = Permission.MANAGE_CONSENTS
+
+    def get(self, request):
+        return redirect("agreements:consents")
+
+    def post(self, request):
+        if refused := _refused_by_standing(self):
+            return refused
+        form = ConsentGrantConfirmForm(request.POST, mids=list(owned_mids(provider=self.provider)))
         if not form.is_valid():
             return render_consents_page(self, form)
         token = form.cleaned_data["submission"]
@@ -71,8 +138,8 @@ class ConsentGrantView(PortalView):
             messages.info(request, "That grant was already sent; it is listed below.")
             return redirect("agreements:consents")
         try:
-            grantee = consent_grantee_find(
-                identifier=form.cleaned_data["grantee"], owner=self.provider
+            grantee = consent_grantee_get(
+                provider_id=form.cleaned_data["grantee_id"], owner=self.provider
             )
             link = services.consent_grant(
                 owner=self.provider,
@@ -194,6 +261,9 @@ class ConsentRevokeView(ConsentDecisionView):
 urlpatterns = [
     path("consents/", ConsentsView.as_view(), name="consents"),
     path("consents/grant/", ConsentGrantView.as_view(), name="consent_grant"),
+    path(
+        "consents/grant/confirm/", ConsentGrantConfirmView.as_view(), name="consent_grant_confirm"
+    ),
     path(
         "consents/requests/<int:pk>/approve/",
         ConsentRequestApproveView.as_view(),

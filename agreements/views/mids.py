@@ -13,6 +13,7 @@ from accounts.portal import (
     new_submission_token,
     release_submission,
 )
+from accounts.standing import provider_standing
 from agreements import services
 from agreements.forms.mids import MidClaimForm
 from agreements.models import MidLink
@@ -22,11 +23,15 @@ from agreements.views.scoped import ScopedObjectView
 from core.errors import DomainError
 
 BREADCRUMBS = [("Dashboard", "/dashboard/"), ("Mailer IDs", None)]
+# What postal staff need to download any provider's letter: the admin's view permission.
+STAFF_EVIDENCE_PERMISSION = "agreements.view_midlink"
 
 
 def render_mids_page(view: PortalView, form: MidClaimForm | None = None, status: int = 200):
     request = view.request
-    can_claim = request.portal.can(Permission.CLAIM_MIDS)
+    standing = provider_standing(provider=view.provider)
+    role_can_claim = request.portal.can(Permission.CLAIM_MIDS)
+    can_claim = role_can_claim and standing.can_claim
     if form is None and can_claim:
         form = MidClaimForm(initial={"submission": new_submission_token()})
     return render(
@@ -35,8 +40,11 @@ def render_mids_page(view: PortalView, form: MidClaimForm | None = None, status:
         {
             "provider": view.provider,
             "links": mid_links_for_provider(provider=view.provider),
-            "form": form,
+            "form": form if can_claim else None,
             "can_claim": can_claim,
+            "role_can_claim": role_can_claim,
+            "can_withdraw": role_can_claim and standing.can_withdraw_claims,
+            "standing": standing,
             "breadcrumbs": BREADCRUMBS,
         },
         status=status,
@@ -108,13 +116,16 @@ class MidWithdrawView(ScopedObjectView):
 
 
 class MidEvidenceView(ScopedObjectView):
-    """The uploaded letter, for the claiming provider's members and for postal staff (linked
-    from the admin), always as a download: never rendered by the browser."""
+    """The uploaded letter, for the claiming provider's members and for postal staff who may
+    see MID links in the admin (`agreements.view_midlink`; linked from there), always as a
+    download: never rendered by the browser. Staff without that permission are treated as
+    anyone else: their own providers' letters only, another one's is a 404."""
 
     needs_provider = False  # staff need no membership; members are scoped below
 
     def get_queryset(self):
-        if self.request.user.is_staff:
+        user = self.request.user
+        if user.is_staff and user.has_perm(STAFF_EVIDENCE_PERMISSION):
             return mid_links_for_staff()
         if not self.request.portal.can(Permission.VIEW):
             return MidLink.objects.none()

@@ -102,6 +102,22 @@ def test_the_services_field_errors_land_on_the_form(client):
     assert not Provider.objects.exists()
 
 
+def test_fullwidth_digits_in_the_crid_and_zip_code_are_refused_on_their_fields(client):
+    client.force_login(UserFactory())
+
+    response = client.post(
+        reverse("accounts:organisation_create"),
+        {**ORGANISATION, "crid": "１２３４５", "zip_code": "１２３４５"},
+    )
+
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert errors["crid"] == ["A CRID is 2 to 18 digits."]
+    assert errors["zip_code"] == ["Use a ZIP code like 20260 or 20260-0004."]
+    assert 'value="１２３４５"' in response.content.decode()  # kept as typed
+    assert not Provider.objects.exists()
+
+
 def test_a_double_submit_creates_one_organisation(client):
     client.force_login(UserFactory())
 
@@ -177,3 +193,32 @@ def test_a_session_ends_after_the_configured_inactivity(client, settings):
     response = client.get("/dashboard/")
     assert response.status_code == 302
     assert response.url.startswith(reverse("account_login"))
+
+
+def test_password_reset_by_e_mail_and_password_change(client, mailoutbox):
+    user = UserFactory(email="pat@example.com")
+    from allauth.account.models import EmailAddress
+
+    EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+
+    client.post(reverse("account_reset_password"), {"email": "PAT@example.com"})
+    link = re.search(r"http://testserver(/account/password/reset/key/\S+)", mailoutbox[0].body)
+    form_page = client.get(link.group(1), follow=True)
+    action = form_page.redirect_chain[-1][0] if form_page.redirect_chain else link.group(1)
+    response = client.post(
+        action, {"password1": "a-brand-new-passphrase", "password2": "a-brand-new-passphrase"}
+    )
+    assert response.status_code == 302
+    assert client.login(email="pat@example.com", password="a-brand-new-passphrase")
+
+    response = client.post(
+        reverse("account_change_password"),
+        {
+            "oldpassword": "a-brand-new-passphrase",
+            "password1": "yet-another-passphrase",
+            "password2": "yet-another-passphrase",
+        },
+    )
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert user.check_password("yet-another-passphrase")

@@ -3,7 +3,7 @@ from django.core.exceptions import ValidationError
 
 from accounts import services
 from accounts.constants import MembershipRole, ProviderStatus, ProviderType
-from accounts.models import Membership, Provider
+from accounts.models import Membership, Provider, crid_validator
 from core.errors import DomainError
 from core.models import AuditEntry
 from tests.factories import ProviderFactory, UserFactory
@@ -41,7 +41,12 @@ def test_a_new_provider_waits_for_review_with_its_creator_as_owner():
     ("field", "value", "message"),
     [
         ("crid", "12ab", "A CRID is 2 to 18 digits."),
+        # Unicode digits (fullwidth, Arabic-Indic) are digits to Python's \\d, not to USPS.
+        ("crid", "１２３４５", "A CRID is 2 to 18 digits."),
+        ("crid", "١٢٣٤٥", "A CRID is 2 to 18 digits."),
         ("zip_code", "1234", "Use a ZIP code like 20260"),
+        ("zip_code", "１２３４５", "Use a ZIP code like 20260"),
+        ("zip_code", "20260-٠٠٠٤", "Use a ZIP code like 20260"),
         ("provider_type", "COURIER", "is not a valid choice"),
         ("contact_email", "not-an-email", "valid email"),
     ],
@@ -104,3 +109,11 @@ def test_a_billing_hold_needs_a_reason():
 
     provider.refresh_from_db()
     assert not provider.billing_hold
+
+
+@pytest.mark.parametrize("value", ["１２３４５", "12345\n", "12 345", ""])
+def test_the_crid_validator_takes_ascii_digits_only(value):
+    with pytest.raises(ValidationError, match="A CRID is 2 to 18 digits"):
+        crid_validator(value)
+
+    crid_validator("012345678901234567")  # 18 ASCII digits, a leading zero kept

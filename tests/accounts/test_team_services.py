@@ -196,6 +196,49 @@ def test_an_expired_pending_invitation_is_marked_expired_when_the_person_is_invi
     assert actions() == ["invitation_create", "invitation_expire", "invitation_create"]
 
 
+def test_pending_invitations_are_capped_per_provider_and_a_refusal_sends_nothing(
+    team, settings, mailoutbox, django_capture_on_commit_callbacks
+):
+    settings.INVITATIONS_PENDING_MAX = 2
+    provider, members = team
+    first = invite(provider, members[OWNER].user, email="a@example.com")
+    invite(provider, members[ADMIN].user, email="b@example.com")
+    before = (Invitation.objects.count(), AuditEntry.objects.count())
+
+    with django_capture_on_commit_callbacks(execute=True):
+        with pytest.raises(DomainError, match="already has 2 pending invitations") as refused:
+            invite(provider, members[OWNER].user, email="c@example.com")
+
+    assert "email" not in refused.value.field_errors  # about the provider, not the address
+    assert (Invitation.objects.count(), AuditEntry.objects.count()) == before
+    assert mailoutbox == []
+    # Another provider is not affected, and a revocation frees a place.
+    other = MembershipFactory(role=OWNER)
+    invite(other.provider, other.user, email="c@example.com")
+    services.invitation_revoke(invitation=first, actor=members[OWNER].user)
+    assert invite(provider, members[OWNER].user, email="c@example.com").status == "PENDING"
+
+
+def test_invitations_past_their_expiry_do_not_count_against_the_cap(team, settings):
+    settings.INVITATIONS_PENDING_MAX = 1
+    provider, members = team
+    old = invite(provider, members[OWNER].user, email="a@example.com")
+    Invitation.objects.filter(pk=old.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
+
+    assert invite(provider, members[OWNER].user, email="b@example.com").status == "PENDING"
+
+
+def test_the_pending_cap_defaults_to_50(team, settings):
+    del settings.INVITATIONS_PENDING_MAX  # unset: the default applies
+    provider, members = team
+    Invitation.objects.bulk_create(
+        Invitation(provider=provider, email=f"p{n}@example.com", role=DEVELOPER) for n in range(50)
+    )
+
+    with pytest.raises(DomainError, match="already has 50 pending invitations"):
+        invite(provider, members[OWNER].user)
+
+
 def test_a_closed_provider_takes_no_invitations(team):
     provider, members = team
     provider.status = ProviderStatus.CLOSED

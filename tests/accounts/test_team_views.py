@@ -181,8 +181,22 @@ def test_a_closed_provider_says_why_nobody_can_be_invited(client, team):
     response = client.get(TEAM_URL)
 
     assert response.status_code == 200
-    assert "is closed, so nobody new can join" in response.text
+    assert "Parcel Insights LLC was closed" in response.text and "Wound up" in response.text
+    assert "take new members" in response.text and "change roles" in response.text
     assert "Send invitation" not in response.text
+
+
+def test_a_suspended_provider_is_told_no_data_is_served_and_may_still_invite(client, team):
+    provider, members, _invitation = team
+    services.provider_suspend(
+        provider=provider, actor=StaffFactory(), reason="Under audit", cause="STAFF_ACTION"
+    )
+    login(client, members[ADMIN])
+
+    response = client.get(TEAM_URL)
+
+    assert "no tracking data is served" in response.text and "Under audit" in response.text
+    assert "Send invitation" in response.text
 
 
 # --- who may post what ----------------------------------------------------------------------
@@ -366,6 +380,96 @@ def test_a_refused_invitation_shows_the_reason_on_the_field_and_keeps_the_input(
     )
     assert corrected.status_code == 302
     assert Invitation.objects.filter(email="other@parcel.example").exists()
+
+
+def _send_invitations(client, count, *, start=0, prefix="p"):
+    return [
+        client.post(
+            INVITE_URL,
+            {"email": f"{prefix}{n}@example.com", "role": DEVELOPER, "submission": f"{prefix}{n}"},
+        )
+        for n in range(start, start + count)
+    ]
+
+
+def test_one_person_sends_at_most_the_hourly_number_of_invitations(
+    client, team, settings, mailoutbox, django_capture_on_commit_callbacks
+):
+    settings.INVITATIONS_PER_HOUR = 2
+    _provider, members, _invitation = team
+    login(client, members[ADMIN])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        sent = _send_invitations(client, 2)
+        before = snapshot()
+        refused = client.post(
+            INVITE_URL, {"email": "third@example.com", "role": DEVELOPER, "submission": "p3"}
+        )
+
+    assert [r.status_code for r in sent] == [302, 302]
+    assert refused.status_code == 429
+    assert "You have sent 2 invitations this hour, the most one person may send" in refused.text
+    assert 'value="third@example.com"' in refused.text  # kept for later
+    assert snapshot() == before
+    assert len(mailoutbox) == 2
+    # The limit is per person: another manager of the same provider still invites.
+    login(client, members[OWNER])
+    assert _send_invitations(client, 1, prefix="owner")[0].status_code == 302
+
+
+def test_the_hourly_limit_defaults_to_20_and_counts_only_invitations_sent(client, team, settings):
+    del settings.INVITATIONS_PER_HOUR  # unset: the default applies
+    _provider, members, _invitation = team
+    login(client, members[OWNER])
+
+    # Refused by the service (already pending): nothing is sent, so nothing is counted.
+    duplicate = client.post(
+        INVITE_URL, {"email": "invitee@parcel.example", "role": DEVELOPER, "submission": "dup"}
+    )
+    assert duplicate.status_code == 400
+    # A double submit is not counted either.
+    again = _send_invitations(client, 1) + _send_invitations(client, 1)
+    assert [r.status_code for r in again] == [302, 302]
+
+    sent = _send_invitations(client, 19, start=1)
+    assert [r.status_code for r in sent] == [302] * 19
+    assert _send_invitations(client, 1, start=20)[0].status_code == 429
+    assert Invitation.objects.filter(invited_by=members[OWNER].user).count() == 21  # +fixture
+
+
+def test_the_hourly_limit_starts_again_the_next_hour(client, team, settings, monkeypatch):
+    from accounts import ratelimits
+
+    settings.INVITATIONS_PER_HOUR = 1
+    _provider, members, _invitation = team
+    login(client, members[OWNER])
+    now = 1_800_000_000.0 + 20 * 60  # 20 minutes into an hour (UTC)
+    monkeypatch.setattr(ratelimits, "_now", lambda: now)
+
+    assert _send_invitations(client, 1)[0].status_code == 302
+    refused = _send_invitations(client, 1, start=1)[0]
+    assert refused.status_code == 429 and "Try again in 40 minutes" in refused.text
+
+    now += 40 * 60
+    assert _send_invitations(client, 1, start=2)[0].status_code == 302
+
+
+def test_the_pending_invitations_cap_shows_why_and_sends_nothing(
+    client, team, settings, mailoutbox, django_capture_on_commit_callbacks
+):
+    settings.INVITATIONS_PENDING_MAX = 1  # the fixture's invitation is pending
+    _provider, members, _invitation = team
+    login(client, members[OWNER])
+    before = snapshot()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _send_invitations(client, 1)[0]
+
+    assert response.status_code == 400
+    assert "already has 1 pending invitation, the most it may have at once" in response.text
+    assert 'role="alert"' in response.text
+    assert snapshot() == before
+    assert mailoutbox == []
 
 
 def test_an_invalid_invite_form_is_shown_again_with_field_errors(client, team):

@@ -3,6 +3,8 @@ owner, approve / decline / grant / revoke with the access decision before and af
 revocation cuts access at once, even over a cached ALLOW), refusals for anyone but the owner's
 managers, the "Who can read my MIDs" page for every role, and another tenant's ids."""
 
+import re
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
@@ -10,13 +12,15 @@ from django.forms.models import model_to_dict
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from accounts.constants import MembershipRole, ProviderStatus, ProviderType
+from accounts import services as account_services
+from accounts.constants import MembershipRole, ProviderStatus, ProviderType, SuspensionCause
 from agreements import services
 from agreements.constants import MidLinkStatus, MidRelation, ReasonCode
 from agreements.decision import decide
 from agreements.models import MidLink
 from agreements.selectors.mids import (
     consent_grantee_find,
+    consent_grantee_get,
     consent_grants_for_owner,
     consent_requests_for_owner,
 )
@@ -296,6 +300,22 @@ def test_a_decided_request_cannot_be_decided_again(shipper, manager, platform):
         services.consent_revoke(link=link, owner=shipper, actor=manager, reason="x")
 
 
+def test_a_closed_requesters_request_cannot_be_approved_only_declined(shipper, manager):
+    requester = readable_provider()
+    link = ask(requester)
+    requester.status = ProviderStatus.CLOSED
+    requester.save(update_fields=["status"])
+    audit_before = AuditEntry.objects.count()
+
+    with pytest.raises(DomainError, match="is closed and can no longer read Mailer IDs"):
+        services.consent_approve(link=link, owner=shipper, actor=manager)
+
+    link.refresh_from_db()
+    assert link.status == MidLinkStatus.REQUESTED
+    assert AuditEntry.objects.count() == audit_before
+    services.consent_decline(link=link, owner=shipper, actor=manager, reason="Closed")
+
+
 # --- Refusals: only the verified owner's managers decide, and nothing changes otherwise --------
 
 
@@ -367,7 +387,9 @@ def test_a_request_routed_to_one_owner_is_not_anothers_to_decide(shipper, platfo
     ("grantee", "mid", "message"),
     [
         ("owner", MID, "owns MID 901234567 already"),
-        ("closed", MID, "is closed"),
+        ("closed", MID, "cannot be granted access: it is not active"),
+        ("pending", MID, "cannot be granted access: it is not active"),
+        ("suspended", MID, "cannot be granted access: it is not active"),
         ("platform", "912345678", "is not the verified owner of MID 912345678"),
         ("platform", "12345", "is not a valid Mailer ID"),
     ],
@@ -378,13 +400,49 @@ def test_grants_are_refused_when_they_make_no_sense(
     target = {
         "owner": shipper,
         "closed": ProviderFactory(status=ProviderStatus.CLOSED),
+        "pending": ProviderFactory(status=ProviderStatus.PENDING_REVIEW),
+        "suspended": ProviderFactory(
+            status=ProviderStatus.SUSPENDED, suspension_cause="STAFF_ACTION"
+        ),
         "platform": platform,
     }[grantee]
+    audit_before = AuditEntry.objects.count()
 
     with pytest.raises(DomainError, match=message):
         services.consent_grant(owner=shipper, grantee=target, mid=mid, actor=manager)
 
     assert not MidLink.objects.filter(relation=MidRelation.AUTHORIZED_BY_OWNER).exists()
+    assert AuditEntry.objects.count() == audit_before
+
+
+@pytest.mark.parametrize("status", [ProviderStatus.PENDING_REVIEW, ProviderStatus.SUSPENDED])
+def test_a_grant_to_a_provider_staff_have_not_approved_is_refused_on_the_grantee_field(
+    shipper, manager, status
+):
+    squatter = ProviderFactory(
+        status=status, suspension_cause="STAFF_ACTION" if status == "SUSPENDED" else ""
+    )
+
+    with pytest.raises(DomainError) as refused:
+        services.consent_grant(owner=shipper, grantee=squatter, mid=MID, actor=manager)
+
+    assert list(refused.value.field_errors) == ["grantee"]
+    assert not MidLink.objects.filter(provider=squatter).exists()
+
+
+def test_a_pending_provider_may_still_ask_and_the_owner_may_approve_it_but_it_reads_nothing(
+    shipper, manager
+):
+    """Approving records the owner's consent; the access decision still denies until postal
+    staff approve the provider (consent_approve documents why it allows this)."""
+    pending = readable_provider(status=ProviderStatus.PENDING_REVIEW)
+    link = ask(pending)
+
+    services.consent_approve(link=link, owner=shipper, actor=manager)
+
+    link.refresh_from_db()
+    assert link.status == MidLinkStatus.VERIFIED
+    assert decide(provider=pending, mid=MID).reason_codes == [ReasonCode.PROVIDER_NOT_ACTIVE]
 
 
 def test_a_grant_is_refused_when_the_grantee_already_asked_or_can_read(shipper, manager, platform):
@@ -405,8 +463,8 @@ def test_the_grantee_is_found_by_exact_crid_or_legal_name_only(shipper, platform
     assert consent_grantee_find(identifier="31415926", owner=shipper) == platform
     assert consent_grantee_find(identifier="  parcel   insights llc ", owner=shipper) == platform
 
-    for partial in ("Parcel", "3141592", "Parcel Insights", "%", "_"):
-        with pytest.raises(DomainError, match="No provider registered here") as refused:
+    for partial in ("Parcel", "3141592", "Parcel Insights", "%", "_", "３１４１５９２６"):
+        with pytest.raises(DomainError, match="No active provider registered here") as refused:
             consent_grantee_find(identifier=partial, owner=shipper)
         assert list(refused.value.field_errors) == ["grantee"]
 
@@ -414,16 +472,59 @@ def test_the_grantee_is_found_by_exact_crid_or_legal_name_only(shipper, platform
 def test_an_ambiguous_or_excluded_grantee_is_refused(shipper, platform):
     ProviderFactory(legal_name="Parcel Insights LLC", crid="27182818")
     ProviderFactory(legal_name="Closed Co.", status=ProviderStatus.CLOSED)
+    ProviderFactory(legal_name="Pending Co.", crid="11235813", status=ProviderStatus.PENDING_REVIEW)
+    ProviderFactory(
+        legal_name="Suspended Co.",
+        status=ProviderStatus.SUSPENDED,
+        suspension_cause="STAFF_ACTION",
+    )
 
     with pytest.raises(DomainError, match="More than one provider matches"):
         consent_grantee_find(identifier="Parcel Insights LLC", owner=shipper)
     assert consent_grantee_find(identifier="27182818", owner=shipper).crid == "27182818"
-    with pytest.raises(DomainError, match="No provider"):
-        consent_grantee_find(identifier="Closed Co.", owner=shipper)
-    with pytest.raises(DomainError, match="No provider"):
+    for excluded in ("Closed Co.", "Pending Co.", "11235813", "Suspended Co."):
+        with pytest.raises(DomainError, match="No active provider registered here"):
+            consent_grantee_find(identifier=excluded, owner=shipper)
+    with pytest.raises(DomainError, match="No active provider"):
         consent_grantee_find(identifier="20538353", owner=shipper)  # the owner itself
     with pytest.raises(DomainError, match="Give the provider's CRID"):
         consent_grantee_find(identifier="   ", owner=shipper)
+
+
+def test_a_pending_squatter_with_the_same_legal_name_is_never_found(shipper, platform):
+    """Anyone can register a provider under any name; until postal staff approve it, it is
+    invisible to grants. The real, active provider is still found by its name."""
+    ProviderFactory(
+        legal_name="PARCEL INSIGHTS LLC", crid="99999999", status=ProviderStatus.PENDING_REVIEW
+    )
+
+    assert consent_grantee_find(identifier="Parcel Insights LLC", owner=shipper) == platform
+    with pytest.raises(DomainError, match="No active provider"):
+        consent_grantee_find(identifier="99999999", owner=shipper)
+
+
+def test_a_grantee_is_got_by_id_only_while_active_with_one_error_for_every_refusal(
+    shipper, platform
+):
+    assert consent_grantee_get(provider_id=platform.pk, owner=shipper) == platform
+
+    refused_ids = [
+        ProviderFactory(status=ProviderStatus.PENDING_REVIEW).pk,
+        ProviderFactory(status=ProviderStatus.SUSPENDED, suspension_cause="STAFF_ACTION").pk,
+        ProviderFactory(status=ProviderStatus.CLOSED).pk,
+        shipper.pk,  # the owner itself
+        10**9,  # no such provider
+        10**30,  # beyond any id the database holds
+        "x",
+        None,
+    ]
+    messages = set()
+    for provider_id in refused_ids:
+        with pytest.raises(DomainError) as refused:
+            consent_grantee_get(provider_id=provider_id, owner=shipper)
+        assert list(refused.value.field_errors) == ["grantee"], provider_id
+        messages.add(refused.value.message)
+    assert len(messages) == 1  # nothing tells an unknown id from a pending provider's
 
 
 # --- The page, for every role --------------------------------------------------------------------
@@ -461,6 +562,79 @@ def test_every_role_sees_who_can_read_the_mids_and_only_managers_get_the_buttons
     assert shown == [role in MANAGING_ROLES] * 4
 
 
+def test_a_request_shows_whether_postal_staff_have_approved_the_requester(
+    client, shipper, manager, platform
+):
+    ask(platform)
+    ask(readable_provider(legal_name="Newcomer LLC", status=ProviderStatus.PENDING_REVIEW))
+    client.force_login(manager)
+
+    html = client.get(reverse("agreements:consents")).text
+
+    rows = {
+        name: row
+        for row in re.findall(r"<tr>(.*?)</tr>", html, re.S)
+        for name in ("Parcel Insights LLC", "Newcomer LLC")
+        if name in row
+    }
+    assert "Not yet approved by postal staff" in rows["Newcomer LLC"]
+    assert "Not yet approved by postal staff" not in rows["Parcel Insights LLC"]
+
+
+def test_a_closed_owner_sees_why_it_can_no_longer_decide_and_gets_no_controls(
+    client, shipper, scene
+):
+    waiting, grant = scene
+    account_services.provider_close(provider=shipper, actor=StaffFactory(), reason="Sold")
+    client.force_login(member_of(shipper))
+
+    page = client.get(reverse("agreements:consents")).text
+
+    assert "Acme Shipping Co. was closed" in page and "Sold" in page
+    assert "Parcel Insights LLC" in page and "LabelHub Inc." in page  # still listed
+    for url in (
+        reverse("agreements:consent_approve", args=[waiting.pk]),
+        reverse("agreements:consent_decline", args=[waiting.pk]),
+        reverse("agreements:consent_revoke", args=[grant.pk]),
+        reverse("agreements:consent_grant"),
+    ):
+        assert url not in page, url
+    assert "Your role" not in page  # the role is not the reason
+
+
+def test_a_closed_owner_gets_no_confirmation_page_and_nothing_is_granted(client, shipper, platform):
+    account_services.provider_close(provider=shipper, actor=StaffFactory(), reason="Sold")
+    client.force_login(member_of(shipper))
+    before = state()
+
+    page = client.post(GRANT_URL, {"grantee": "31415926", "mid": MID, "submission": "c1"})
+    done = client.post(
+        CONFIRM_URL,
+        {"grantee_id": platform.pk, "grantee": "31415926", "mid": MID, "submission": "c2"},
+    )
+
+    assert "grantee_id" not in page.text and "Sold" in page.text
+    assert done.status_code == 200 and "Sold" in done.text
+    assert state() == before
+
+
+def test_a_suspended_owner_is_told_no_data_is_served_and_still_decides(client, shipper, scene):
+    waiting, _grant = scene
+    account_services.provider_suspend(
+        provider=shipper, actor=StaffFactory(), reason="Audit", cause=SuspensionCause.STAFF_ACTION
+    )
+    client.force_login(member_of(shipper))
+
+    page = client.get(reverse("agreements:consents")).text
+
+    assert "no tracking data is served" in page and "Audit" in page
+    assert reverse("agreements:consent_approve", args=[waiting.pk]) in page
+    assert reverse("agreements:consent_grant") in page
+    client.post(reverse("agreements:consent_approve", args=[waiting.pk]))
+    waiting.refresh_from_db()
+    assert waiting.status == MidLinkStatus.VERIFIED
+
+
 def test_a_provider_owning_no_mid_is_told_how_to_get_requests(client, platform):
     client.force_login(member_of(platform))
 
@@ -488,9 +662,13 @@ def test_roles_without_the_consent_permission_get_403_and_nothing_changes(
             reverse("agreements:consent_grant"),
             {"grantee": "31415926", "mid": MID, "submission": "t"},
         ),
+        client.post(
+            reverse("agreements:consent_grant_confirm"),
+            {"grantee_id": scene[1].provider_id, "grantee": "x", "mid": MID, "submission": "t"},
+        ),
     ]
 
-    assert [r.status_code for r in responses] == [403] * 5
+    assert [r.status_code for r in responses] == [403] * 6
     assert list(MidLink.objects.order_by("pk").values()) == before
 
 
@@ -548,25 +726,180 @@ def test_revoking_from_the_page(client, shipper, manager, scene):
     assert again.status_code == 200 and "there is no access to revoke" in again.text
 
 
-def test_granting_from_the_page_by_crid_with_a_double_submit(client, shipper, manager, platform):
-    client.force_login(manager)
-    form = {"grantee": "31415926", "mid": MID, "submission": "grant-1"}
+GRANT_URL = reverse("agreements:consent_grant")
+CONFIRM_URL = reverse("agreements:consent_grant_confirm")
 
-    first = client.post(reverse("agreements:consent_grant"), form, follow=True)
-    second = client.post(reverse("agreements:consent_grant"), form, follow=True)
+
+def state():
+    """Everything a grant could change."""
+    return list(MidLink.objects.order_by("pk").values()), AuditEntry.objects.count()
+
+
+def test_granting_asks_to_confirm_the_resolved_provider_and_grants_nothing_before(
+    client, shipper, manager, platform
+):
+    platform.dba_name = "ParcelIQ"
+    platform.save(update_fields=["dba_name"])
+    client.force_login(manager)
+    before = state()
+
+    page = client.post(
+        GRANT_URL, {"grantee": "parcel insights llc", "mid": MID, "submission": "g1"}
+    )
+
+    assert page.status_code == 200
+    assert state() == before  # nothing is granted before the confirmation
+    html = page.text
+    for shown in ("Parcel Insights LLC", "ParcelIQ", "31415926", "Service provider", "Active"):
+        assert shown in html, shown
+    assert MID in html
+    confirm = re.search(rf'<form[^>]*action="{CONFIRM_URL}"[^>]*>(.*?)</form>', html, re.S)
+    fields = dict(re.findall(r'name="(\w+)" value="([^"]*)"', confirm.group(1)))
+    assert fields["grantee_id"] == str(platform.pk)
+    assert (fields["mid"], fields["submission"]) == (MID, "g1")
+    assert "csrfmiddlewaretoken" in fields
+    assert ">Grant access</button>" in confirm.group(1)
+
+
+def test_the_confirmation_grants_once_even_when_sent_twice(client, shipper, manager, platform):
+    client.force_login(manager)
+    form = {"grantee_id": platform.pk, "grantee": "31415926", "mid": MID, "submission": "g-1"}
+
+    first = client.post(CONFIRM_URL, form, follow=True)
+    second = client.post(CONFIRM_URL, form, follow=True)
 
     assert "Parcel Insights LLC may now read MID 901234567." in first.text
     assert "That grant was already sent" in second.text
-    assert MidLink.objects.filter(provider=platform, status="VERIFIED").count() == 1
+    link = MidLink.objects.get(provider=platform, status="VERIFIED")
+    assert (link.owner_provider, link.consented_by) == (shipper, manager)
     # The grantee sees who consented.
     client.force_login(member_of(platform))
     assert "Authorized by Acme Shipping Co." in client.get(reverse("agreements:mids")).text
 
 
+def test_the_whole_grant_by_crid_through_both_steps(client, shipper, manager, platform):
+    client.force_login(manager)
+
+    page = client.post(GRANT_URL, {"grantee": "31415926", "mid": MID, "submission": "g-2"})
+    form = dict(re.findall(r'name="(\w+)" value="([^"]*)"', page.text))
+    done = client.post(CONFIRM_URL, form, follow=True)
+
+    assert "Parcel Insights LLC may now read MID 901234567." in done.text
+    assert decide(provider=platform, mid=MID).allowed
+
+
+def test_a_pending_squatter_named_like_an_active_provider_is_never_offered(
+    client, shipper, manager, platform
+):
+    squatter = ProviderFactory(
+        legal_name="Parcel Insights LLC", crid="99999999", status=ProviderStatus.PENDING_REVIEW
+    )
+    client.force_login(manager)
+
+    page = client.post(
+        GRANT_URL, {"grantee": "Parcel Insights LLC", "mid": MID, "submission": "g3"}
+    )
+
+    assert page.status_code == 200
+    assert "31415926" in page.text and "99999999" not in page.text
+    assert f'name="grantee_id" value="{platform.pk}"' in page.text
+    assert not MidLink.objects.filter(provider=squatter).exists()
+
+
+def test_a_pending_provider_alone_is_not_found_and_gets_nothing(client, shipper, manager):
+    squatter = ProviderFactory(
+        legal_name="Label Squatters LLC", crid="99999999", status=ProviderStatus.PENDING_REVIEW
+    )
+    client.force_login(manager)
+    before = state()
+
+    for typed in ("Label Squatters LLC", "99999999"):
+        page = client.post(GRANT_URL, {"grantee": typed, "mid": MID, "submission": "g4"})
+        assert page.status_code == 200
+        assert 'id="id_grantee-error"' in page.text
+        assert "No active provider registered here" in page.text
+        assert "grantee_id" not in page.text
+
+    assert state() == before
+    assert not MidLink.objects.filter(provider=squatter).exists()
+
+
+@pytest.mark.parametrize("target", ["pending", "suspended", "closed", "owner", "unknown", "junk"])
+def test_a_confirmation_naming_a_provider_that_cannot_be_granted_gets_one_field_error(
+    client, shipper, manager, platform, target
+):
+    provider_id = {
+        "pending": lambda: ProviderFactory(status=ProviderStatus.PENDING_REVIEW).pk,
+        "suspended": lambda: (
+            ProviderFactory(status=ProviderStatus.SUSPENDED, suspension_cause="STAFF_ACTION").pk
+        ),
+        "closed": lambda: ProviderFactory(status=ProviderStatus.CLOSED).pk,
+        "owner": lambda: shipper.pk,
+        "unknown": lambda: 10**9,
+        "junk": lambda: "1 OR 1=1",
+    }[target]()
+    client.force_login(manager)
+    before = state()
+
+    page = client.post(
+        CONFIRM_URL,
+        {"grantee_id": provider_id, "grantee": "Typed Name", "mid": MID, "submission": "g5"},
+    )
+
+    assert page.status_code == 200
+    assert 'id="id_grantee-error"' in page.text
+    assert "cannot be granted access: it is not an active provider registered here" in page.text
+    assert 'value="Typed Name"' in page.text  # what was typed is kept
+    assert state() == before
+    # The refusal released the token: the corrected grant goes through with it.
+    ok = {"grantee_id": platform.pk, "grantee": "31415926", "mid": MID, "submission": "g5"}
+    assert client.post(CONFIRM_URL, ok).status_code == 302
+    assert MidLink.objects.filter(provider=platform, status="VERIFIED").exists()
+
+
+def test_a_confirmation_for_a_mid_the_owner_does_not_hold_is_refused_on_its_field(
+    client, shipper, manager, platform
+):
+    client.force_login(manager)
+    before = state()
+
+    page = client.post(
+        CONFIRM_URL,
+        {"grantee_id": platform.pk, "grantee": "31415926", "mid": "912345678", "submission": "t"},
+    )
+
+    assert page.status_code == 200
+    assert 'id="id_mid-error"' in page.text
+    assert state() == before
+
+
+def test_a_service_refusal_at_confirmation_lands_on_the_grantee_field(
+    client, shipper, manager, platform
+):
+    ask(platform)  # it already asked: approving is the way
+    client.force_login(manager)
+
+    page = client.post(
+        CONFIRM_URL,
+        {"grantee_id": platform.pk, "grantee": "31415926", "mid": MID, "submission": "t"},
+    )
+
+    assert page.status_code == 200
+    assert 'id="id_grantee-error"' in page.text and "has already asked to read" in page.text
+
+
+def test_getting_the_grant_urls_goes_back_to_the_page(client, manager):
+    client.force_login(manager)
+
+    for url in (GRANT_URL, CONFIRM_URL):
+        response = client.get(url)
+        assert (response.status_code, response.url) == (302, reverse("agreements:consents"))
+
+
 @pytest.mark.parametrize(
     ("grantee", "mid", "field", "message"),
     [
-        ("Parcel", MID, "grantee", "No provider registered here"),
+        ("Parcel", MID, "grantee", "No active provider registered here"),
         ("Twin LLC", MID, "grantee", "More than one provider matches"),
         ("31415926", "912345678", "mid", "Select a valid choice"),
         ("", MID, "grantee", "This field is required"),

@@ -4,6 +4,7 @@ tenant's ids (404 on every URL and method, nothing changed)."""
 import re
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.forms.models import model_to_dict
@@ -11,7 +12,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.constants import MembershipRole, ProviderType
+from accounts import services as account_services
+from accounts.constants import MembershipRole, ProviderType, SuspensionCause
 from agreements import services
 from agreements.constants import MidLinkStatus, MidRelation
 from agreements.models import MidLink
@@ -352,6 +354,39 @@ def test_staff_download_any_letter_without_being_members(client, stranger):
     assert_attachment(client.get(reverse("agreements:mid_evidence", args=[pending.pk])))
 
 
+def test_staff_without_the_view_midlink_permission_get_404_for_a_letter(client, stranger):
+    _, pending, _ = stranger
+    staff = UserFactory(is_staff=True)  # staff, but not allowed to see MID links
+    logged_in(client, staff)
+
+    assert client.get(reverse("agreements:mid_evidence", args=[pending.pk])).status_code == 404
+
+
+def test_staff_with_the_view_midlink_permission_download_a_letter(client, stranger):
+    _, pending, _ = stranger
+    staff = UserFactory(is_staff=True)
+    staff.user_permissions.add(
+        Permission.objects.get_by_natural_key("view_midlink", "agreements", "midlink")
+    )
+    logged_in(client, staff)
+
+    assert_attachment(client.get(reverse("agreements:mid_evidence", args=[pending.pk])))
+
+
+def test_a_staff_member_without_the_permission_still_gets_their_own_providers_letters(
+    client, provider, stranger
+):
+    _, pending, _ = stranger
+    mine = with_letter(provider)
+    staff = member_of(provider, MembershipRole.DEVELOPER)
+    staff.is_staff = True
+    staff.save(update_fields=["is_staff"])
+    logged_in(client, staff)
+
+    assert_attachment(client.get(reverse("agreements:mid_evidence", args=[mine.pk])))
+    assert client.get(reverse("agreements:mid_evidence", args=[pending.pk])).status_code == 404
+
+
 def test_staff_reach_the_download_from_the_admin(admin_client, stranger):
     _, pending, _ = stranger
     page = admin_client.get(reverse("admin:agreements_midlink_change", args=[pending.pk]))
@@ -492,3 +527,49 @@ def test_every_missing_part_of_an_authorized_claim_is_shown_at_once(client, prov
         assert f'id="id_{field}-error"' in response.text, field
     assert 'value="901234567"' in response.text
     assert not MidLink.objects.exists()
+
+
+# --- A closed or suspended provider sees why, and what it can still do -------------------------
+
+
+def test_a_closed_provider_sees_why_it_cannot_claim_and_may_still_withdraw(client, provider):
+    pending = with_letter(provider)
+    account_services.provider_close(provider=provider, actor=StaffFactory(), reason="Wound up")
+    logged_in(client, member_of(provider))
+
+    page = client.get(reverse("agreements:mids")).text
+
+    assert reverse("agreements:mid_claim") not in page
+    assert "Claim this MID" not in page
+    assert "Parcel Insights LLC was closed" in page and "Wound up" in page
+    assert reverse("agreements:mid_withdraw", args=[pending.pk]) in page  # the service allows it
+    # Posting anyway is refused by the service, and the page says why.
+    before = MidLink.objects.count()
+    refused = client.post(reverse("agreements:mid_claim"), claim_form())
+    assert refused.status_code == 200 and "Wound up" in refused.text
+    assert MidLink.objects.count() == before
+
+
+def test_a_suspended_provider_is_told_no_data_is_served_and_may_still_claim(client, provider):
+    account_services.provider_suspend(
+        provider=provider,
+        actor=StaffFactory(),
+        reason="Unverified letters",
+        cause=SuspensionCause.STAFF_ACTION,
+    )
+    logged_in(client, member_of(provider))
+
+    page = client.get(reverse("agreements:mids")).text
+
+    assert "no tracking data is served" in page and "Unverified letters" in page
+    assert reverse("agreements:mid_claim") in page  # claiming still works
+    assert client.post(reverse("agreements:mid_claim"), claim_form()).status_code == 302
+    assert MidLink.objects.filter(provider=provider).exists()
+
+
+def test_an_active_provider_sees_no_standing_notice(client, provider):
+    logged_in(client, member_of(provider))
+
+    page = client.get(reverse("agreements:mids")).text
+
+    assert "portal-standing" not in page

@@ -336,6 +336,25 @@ def test_an_authorized_link_needs_the_owner_and_a_letter(member):
     assert link.evidence.read() == b"%PDF-1.7 signed letter"
 
 
+@pytest.mark.parametrize("crid", ["１２３４５", "٢٠٥٣٨٣٥٣", "2053835３"])
+def test_an_owner_crid_in_unicode_digits_is_refused_on_its_field(member, crid):
+    provider, user = member
+
+    with pytest.raises(DomainError, match="A CRID is 2 to 18 digits") as refused:
+        services.mid_link_request(
+            provider=provider,
+            mid="901234567",
+            relation=MidRelation.AUTHORIZED_BY_OWNER,
+            requested_by=user,
+            owner_name="Acme Shipping",
+            owner_crid=crid,
+            evidence=letter(),
+        )
+
+    assert list(refused.value.field_errors) == ["owner_crid"]
+    assert not MidLink.objects.exists()
+
+
 def test_the_verifier_is_kept_when_the_link_is_later_revoked():
     link = MidLinkFactory(status=MidLinkStatus.REQUESTED)
     verifier, revoker = StaffFactory(), StaffFactory()
