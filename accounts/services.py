@@ -182,9 +182,15 @@ def provider_reinstate(*, provider: Provider, actor: User | None, reason: str) -
     )
 
 
+@transaction.atomic
 def provider_close(*, provider: Provider, actor: User | None, reason: str) -> Provider:
-    """Any open status -> CLOSED (final)."""
-    return _provider_transition(
+    """Any open status -> CLOSED (final).
+
+    A closed provider's consents to other providers end with it (the access decision counts a
+    consented link only while its owner is open), and those providers' cached decisions must
+    not outlive that: closing is rare, so every cached decision is invalidated on commit.
+    """
+    closed = _provider_transition(
         provider=provider,
         to_status=ProviderStatus.CLOSED,
         action="provider_close",
@@ -193,6 +199,8 @@ def provider_close(*, provider: Provider, actor: User | None, reason: str) -> Pr
         reason_required=True,
         changes={"suspension_cause": ""},
     )
+    access_cache.bump_all()
+    return closed
 
 
 @transaction.atomic

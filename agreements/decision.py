@@ -299,15 +299,16 @@ def _grants_query(*, provider_id: int, mid: str) -> QuerySet:
     """Query 2: every verified link and approved schedule line (of an approved agreement)
     for this provider and MID. Unordered: MidLink's default ordering would join the provider
     only to sort by its name."""
-    # Defence in depth: a link an owner consented to counts only while that owner still holds
-    # the MID's verified OWNED link (revoking it also revokes the consents; see mid_link_revoke).
+    # A link an owner consented to counts only while that owner still holds the MID's verified
+    # OWNED link (revoking it also revokes the consents: mid_link_revoke) and is not closed (a
+    # closed owner can no longer revoke, so its consent ends with it: provider_close).
     owner_still_owns = Exists(
         MidLink.objects.filter(
             provider_id=OuterRef("owner_provider_id"),
             mid=OuterRef("mid"),
             relation=MidRelation.OWNED,
             status=MidLinkStatus.VERIFIED,
-        )
+        ).exclude(provider__status=ProviderStatus.CLOSED)
     )
     links = (
         MidLink.objects.filter(provider_id=provider_id, mid=mid, status=MidLinkStatus.VERIFIED)

@@ -7,7 +7,6 @@ from django.urls import path
 from django.views.decorators.http import require_POST
 
 from accounts import services
-from accounts.constants import ProviderStatus
 from accounts.forms.organisation import OrganisationForm
 from accounts.middleware import SESSION_KEY
 from accounts.portal import (
@@ -16,23 +15,8 @@ from accounts.portal import (
     new_submission_token,
     release_submission,
 )
+from accounts.standing import provider_standing
 from core.errors import DomainError
-
-STATUS_EXPLAINED = {
-    ProviderStatus.PENDING_REVIEW: (
-        "Postal staff are reviewing your organisation. Meanwhile you can invite your team, sign "
-        "the IP agreement and claim Mailer IDs; tracking data flows once staff approve."
-    ),
-    ProviderStatus.ACTIVE: "Your organisation is active.",
-    ProviderStatus.SUSPENDED: (
-        "Your organisation is suspended, so no tracking data is served. You can still see your "
-        "records and team; contact postal staff to be reinstated."
-    ),
-    ProviderStatus.CLOSED: (
-        "Your organisation is closed. Its records stay visible to its members, but nothing "
-        "can be signed, claimed or read any more."
-    ),
-}
 
 
 class OrganisationCreateView(PortalView):
@@ -80,7 +64,7 @@ class OrganisationDetailView(PortalView):
             "accounts/organisation_detail.html",
             {
                 "provider": provider,
-                "status_explained": STATUS_EXPLAINED.get(provider.status, ""),
+                "standing": provider_standing(provider=provider),
                 "breadcrumbs": [("Dashboard", "/dashboard/"), ("Organisation", None)],
             },
         )

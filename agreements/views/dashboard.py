@@ -5,6 +5,7 @@ from django.urls import path
 
 from accounts.permissions import Permission
 from accounts.portal import PortalView
+from accounts.standing import provider_standing
 from agreements.decision import decide_for_number
 from agreements.forms.check import TrackingNumberCheckForm
 from agreements.selectors.dashboard import access_panel, onboarding_checklist
@@ -38,6 +39,7 @@ class DashboardView(PortalView):
             "agreements/dashboard.html",
             {
                 "provider": provider,
+                "standing": provider_standing(provider=provider),
                 "steps": steps,
                 "steps_done": done,
                 "steps_total": len(counted),

@@ -123,6 +123,9 @@ ACCOUNT_LOGOUT_REDIRECT_URL = "home"
 
 # Team invitations expire after this many days unless accepted.
 INVITATION_TTL_DAYS = env.int("INVITATION_TTL_DAYS", default=7)
+# Against invitation spam: pending invitations per provider, invitations per user per hour.
+INVITATIONS_PENDING_MAX = env.int("INVITATIONS_PENDING_MAX", default=50)
+INVITATIONS_PER_HOUR = env.int("INVITATIONS_PER_HOUR", default=20)
 
 # Sessions end after this much inactivity (every request renews the cookie).
 SESSION_COOKIE_AGE = env.int("SESSION_IDLE_TIMEOUT_SECONDS", default=30 * 60)

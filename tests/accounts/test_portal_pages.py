@@ -165,15 +165,19 @@ def test_a_removed_membership_stops_acting_for_that_provider_at_the_next_request
     assert client.session[SESSION_KEY] == kept.provider_id
 
 
-def test_a_suspended_provider_sees_why(client):
-    membership = MembershipFactory(
-        provider=ProviderFactory(status=ProviderStatus.SUSPENDED, suspension_cause="STAFF_ACTION")
+def test_a_suspended_provider_sees_why_on_the_organisation_page_and_dashboard(client):
+    from accounts import services
+
+    provider = ProviderFactory(legal_name="Parcel Insights LLC")
+    services.provider_suspend(
+        provider=provider, actor=None, reason="Audit of data use", cause="STAFF_ACTION"
     )
-    client.force_login(membership.user)
+    client.force_login(MembershipFactory(provider=provider).user)
 
-    page = client.get("/organisation/").content.decode()
-
-    assert "Your organisation is suspended" in page
+    for url in ("/organisation/", "/dashboard/"):
+        page = client.get(url).content.decode()
+        assert "Suspended: no tracking data is served" in page
+        assert "was suspended by postal staff" in page and "Audit of data use" in page
 
 
 def test_a_session_ends_after_the_configured_inactivity(client, settings):

@@ -89,3 +89,19 @@ def test_the_decision_ignores_a_consent_whose_owner_no_longer_owns_the_mid(setup
     decision = decide(provider=granted, mid=MID, projected_to=timezone.now())
 
     assert decision.reason_codes == ["MID_NOT_AUTHORIZED"]
+
+
+def test_a_closed_owners_consents_end_at_once(setup):
+    from accounts import services as account_services
+
+    owned, grant, _, granted = setup
+    assert decide(provider=granted, mid=MID).allowed
+    assert decide(provider=granted, mid=MID).from_cache
+
+    account_services.provider_close(
+        provider=owned.provider, actor=StaffFactory(), reason="Company dissolved"
+    )
+
+    after = decide(provider=granted, mid=MID)
+    assert not after.from_cache
+    assert after.reason_codes == ["MID_NOT_AUTHORIZED"]
