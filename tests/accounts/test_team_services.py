@@ -272,7 +272,7 @@ def test_a_duplicate_past_the_precheck_gets_the_same_domain_error_from_the_const
     invite(provider, members[OWNER].user)
 
     with (
-        mock.patch.object(services, "pending_invitation_for_email", return_value=None),
+        mock.patch("accounts.services.team.pending_invitation_for_email", return_value=None),
         pytest.raises(DomainError, match="already has a pending invitation") as excinfo,
     ):
         invite(provider, members[OWNER].user)
