@@ -33,18 +33,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from django.contrib.postgres.expressions import ArraySubquery
-from django.db.models import (
-    CharField,
-    DateTimeField,
-    Exists,
-    OuterRef,
-    Q,
-    QuerySet,
-    Subquery,
-    Value,
-)
-from django.db.models.functions import JSONObject
 from django.utils import timezone
 
 from accounts.constants import ProviderStatus
@@ -52,15 +40,12 @@ from accounts.models import Provider
 from agreements.constants import (
     AGREEMENT_REQUIRED_TYPES,
     BAD_REQUEST_REASONS,
-    AgreementStatus,
-    MidLinkStatus,
-    MidRelation,
     ReasonCode,
-    ScheduleLineStatus,
 )
-from agreements.models import Agreement, AgreementScheduleLine, AgreementVersion, MidLink
+from agreements.decision_queries import VersionRow
+from agreements.decision_queries import grants as _grants
+from agreements.decision_queries import provider_state as _provider_state
 from core import access_cache
-from core.prepared import PreparedQuery, json_value
 from core.tracking_numbers import (
     AmbiguousTrackingNumber,
     InvalidTrackingNumber,
@@ -236,151 +221,12 @@ def _decide_now_with_cache(provider_id: int, mid: str, now: datetime) -> Decisio
     return decision
 
 
-@dataclass(frozen=True, slots=True)
-class _Version:
-    effective_at: datetime
-    pk: int
-    reacceptance_days: int
-    published_at: datetime
-
-    @property
-    def order(self) -> tuple[datetime, int]:
-        # "Newest" means latest effective_at; on a tie, the one created last.
-        return (self.effective_at, self.pk)
-
-    @property
-    def deadline(self) -> datetime:
-        return self.effective_at + timedelta(days=self.reacceptance_days)
-
-
-def _provider_state_query(*, provider_id: int, at: datetime) -> QuerySet:
-    """Query 1: the provider, its approved agreement's version if that version applies to the
-    provider's type, and every published agreement version that applies to the type (versions
-    published after `at` too: their publication is a moment the answer changes).
-
-    Orderings are cleared throughout: the rules sort in Python, and model default orderings
-    would add sorts (and, for the provider, a sort by name) that the plan does not need.
-    """
-    applies = {"applies_to__contains": [OuterRef("provider_type")]}
-    versions = (
-        AgreementVersion.objects.filter(published_at__isnull=False, **applies)
-        .order_by()
-        .values(
-            v=JSONObject(
-                pk="pk",
-                effective_at="effective_at",
-                days="reacceptance_days",
-                published="published_at",
-            )
-        )
-    )
-    # At most one APPROVED agreement per provider (a partial unique index), so no ordering.
-    approved = (
-        Agreement.objects.filter(
-            provider_id=OuterRef("pk"),
-            status=AgreementStatus.APPROVED,
-            # Rule 2 is the last line of defence: a signature on a version written for another
-            # provider type, or not yet published, is no agreement at all.
-            version__published_at__lte=at,
-            **{f"version__{key}": value for key, value in applies.items()},
-        )
-        .order_by()
-        .values(a=JSONObject(version_id="version_id", effective_at="version__effective_at"))[:1]
-    )
-    return (
-        Provider.objects.filter(pk=provider_id)
-        .order_by()
-        .annotate(versions=ArraySubquery(versions), approved=Subquery(approved))
-        .values("status", "provider_type", "billing_hold", "versions", "approved")
-    )
-
-
-def _grants_query(*, provider_id: int, mid: str) -> QuerySet:
-    """Query 2: every verified link and approved schedule line (of an approved agreement)
-    for this provider and MID. Unordered: MidLink's default ordering would join the provider
-    only to sort by its name."""
-    # A link an owner consented to counts only while that owner still holds the MID's verified
-    # OWNED link (revoking it also revokes the consents: mid_link_revoke) and is not closed (a
-    # closed owner can no longer revoke, so its consent ends with it: provider_close).
-    owner_still_owns = Exists(
-        MidLink.objects.filter(
-            provider_id=OuterRef("owner_provider_id"),
-            mid=OuterRef("mid"),
-            relation=MidRelation.OWNED,
-            status=MidLinkStatus.VERIFIED,
-        ).exclude(provider__status=ProviderStatus.CLOSED)
-    )
-    links = (
-        MidLink.objects.filter(provider_id=provider_id, mid=mid, status=MidLinkStatus.VERIFIED)
-        .filter(Q(owner_provider__isnull=True) | owner_still_owns)
-        .order_by()
-        .values_list(
-            Value("MID_LINK", output_field=CharField()),
-            "pk",
-            "relation",
-            "valid_from",
-            "valid_until",
-        )
-    )
-    lines = (
-        AgreementScheduleLine.objects.filter(
-            agreement__provider_id=provider_id,
-            agreement__status=AgreementStatus.APPROVED,
-            mid=mid,
-            status=ScheduleLineStatus.APPROVED,
-        )
-        .order_by()
-        .values_list(
-            Value("SCHEDULE_LINE", output_field=CharField()),
-            "pk",
-            Value("SCHEDULE", output_field=CharField()),
-            Value(None, output_field=DateTimeField()),
-            Value(None, output_field=DateTimeField()),
-        )
-    )
-    return links.union(lines, all=True)
-
-
-# Compiled once per process: building the SQL cost more than running it (docs/benchmarks.md).
-_PROVIDER_STATE = PreparedQuery(_provider_state_query, provider_id=int, at=datetime)
-_GRANTS = PreparedQuery(_grants_query, provider_id=int, mid=str)
-_GRANT_KEYS = ("kind", "pk", "relation", "valid_from", "valid_until")
-
-
-def _provider_state(provider_id: int, at: datetime) -> dict[str, Any] | None:
-    rows = _PROVIDER_STATE.rows(provider_id=provider_id, at=at)
-    if not rows:
-        return None
-    state = rows[0]
-    state["versions"] = [
-        _Version(
-            effective_at=datetime.fromisoformat(v["effective_at"]),
-            pk=v["pk"],
-            reacceptance_days=v["days"],
-            published_at=datetime.fromisoformat(v["published"]),
-        )
-        for v in map(json_value, state["versions"])
-    ]
-    approved = json_value(state.pop("approved"))
-    state["approved_version_id"] = approved["version_id"] if approved else None
-    state["approved_effective_at"] = (
-        datetime.fromisoformat(approved["effective_at"]) if approved else None
-    )
-    return state
-
-
-def _grants(provider_id: int, mid: str) -> list[dict[str, Any]]:
-    rows = _GRANTS.rows(provider_id=provider_id, mid=mid)
-    # A UNION's columns are named after the first SELECT's, so key them by position.
-    return [dict(zip(_GRANT_KEYS, row.values(), strict=True)) for row in rows]
-
-
 def _agreement_problem(
     state: dict[str, Any], at: datetime, boundaries: list[datetime]
 ) -> Reason | None:
     """Why the provider's approved agreement is not current at `at`, or None if it is."""
     boundaries += [v.published_at for v in state["versions"] if v.published_at > at]
-    versions: list[_Version] = [v for v in state["versions"] if v.published_at <= at]
+    versions: list[VersionRow] = [v for v in state["versions"] if v.published_at <= at]
     boundaries += [v.effective_at for v in versions if v.effective_at > at]
     in_effect = [v for v in versions if v.effective_at <= at]
     if state["approved_version_id"] is None or not in_effect:
