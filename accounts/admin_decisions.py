@@ -16,7 +16,10 @@ from django.db import models, transaction
 from django.template.response import TemplateResponse
 
 from accounts.notifications import decision_notify_on_commit
-from core.errors import DomainError
+from core.errors import DomainError, InvalidTransition
+
+# A reason is a sentence or a paragraph for the audit log and an e-mail, not a document.
+REASON_MAX_LENGTH = 2000
 
 
 class DecisionForm(forms.Form):
@@ -24,6 +27,7 @@ class DecisionForm(forms.Form):
         label="Reason",
         widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
         required=False,
+        max_length=REASON_MAX_LENGTH,
         help_text="Recorded in the audit log and sent to the provider's owners and admins.",
     )
 
@@ -80,6 +84,14 @@ class DecisionActionsMixin:
                     result = decide(obj, actor=request.user, reason=reason, **cleaned)
                     if notify:
                         decision_notify_on_commit(subject=result if result is not None else obj)
+            except InvalidTransition as exc:
+                # The usual cause: another reviewer decided it between the list and this page.
+                self.message_user(
+                    request,
+                    f"{obj}: {exc.message} Nothing was changed; another reviewer may have "
+                    "decided it first, so check its current state before deciding again.",
+                    messages.ERROR,
+                )
             except DomainError as exc:
                 self.message_user(request, f"{obj}: {exc.message}", messages.ERROR)
             else:

@@ -1,12 +1,15 @@
 """Reads for users, providers, memberships and invitations, always scoped to the person asking."""
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from django.core import signing
-from django.db.models import QuerySet
+from django.db.models import Count, Min, QuerySet
 from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts.constants import INVITATION_TOKEN_SALT, InvitationStatus, ProviderStatus
-from accounts.models import Invitation, Membership, User
+from accounts.models import Invitation, Membership, Provider, User
 
 
 def memberships_for_user(*, user: User) -> QuerySet[Membership]:
@@ -122,3 +125,28 @@ def invitation_acceptance_problem(*, invitation: Invitation, user: User) -> str 
     if Membership.objects.filter(provider_id=provider.pk, user=user).exists():
         return f"You are already a member of {provider}."
     return None
+
+
+# --- Staff review (the admin's queues). Postal staff see every provider: these reads are not
+# scoped to a tenant; the admin's permissions decide who reaches them. -----------------------
+
+
+@dataclass(frozen=True)
+class PendingCount:
+    """How many items wait for a staff decision, and since when the oldest has been waiting."""
+
+    count: int
+    oldest: datetime | None
+
+
+def pending_count(queryset: QuerySet, *, since: str) -> PendingCount:
+    """Count `queryset` (the pending items of one queue) and its earliest `since`. One query."""
+    row = queryset.aggregate(count=Count("pk"), oldest=Min(since))
+    return PendingCount(count=row["count"], oldest=row["oldest"])
+
+
+def providers_pending_review() -> PendingCount:
+    """Providers waiting for approval; they wait from the moment they formed the organisation."""
+    return pending_count(
+        Provider.objects.filter(status=ProviderStatus.PENDING_REVIEW), since="created_at"
+    )

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from accounts.views.home import home
+from agreements.admin.inspector import AccessInspectorView
 from config.health import healthz
 
 admin.site.site_header = "Tracking Access Portal: staff"
@@ -15,5 +16,12 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("agreements.urls")),
     path("healthz", healthz, name="healthz"),
+    # Staff pages outside the ModelAdmins, before "admin/" (whose catch-all would answer first),
+    # guarded like the admin itself: active staff with a verified second factor.
+    path(
+        "admin/inspector/",
+        admin.site.admin_view(AccessInspectorView.as_view()),
+        name="access_inspector",
+    ),
     path("admin/", admin.site.urls),
 ]

@@ -4,6 +4,7 @@ from datetime import datetime, timedelta
 
 from allauth.account import admin as allauth_account_admin  # noqa: F401 - registers first
 from allauth.account.models import EmailAddress
+from celery.schedules import ParseException
 from django.contrib import admin
 from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
@@ -185,6 +186,20 @@ class AuditEntryAdmin(SafeChangeListMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
         return Truncator(obj.reason).chars(80)
 
 
+class SafeCrontabDisplayMixin:
+    """django-celery-beat renders a posted crontab's `human_readable` while showing the form's
+    errors again, and catches only ValueError: celery's ParseException ("-1") was a 500."""
+
+    @admin.display(description="human readable")
+    def human_readable(self, obj: CrontabSchedule) -> str:
+        try:
+            return obj.human_readable
+        except (ValueError, ParseException):
+            return "(not a valid schedule)"
+
+
+_EXTRA_MIXINS: dict[type, tuple[type, ...]] = {CrontabSchedule: (SafeCrontabDisplayMixin,)}
+
 # The admins that installed apps register for themselves get the same protection; the walk over
 # every changelist in tests/config/test_bad_input.py holds them to it too.
 for _model in (
@@ -199,6 +214,5 @@ for _model in (
     _registered = type(admin.site.get_model_admin(_model))
     if not issubclass(_registered, SafeChangeListMixin):
         admin.site.unregister(_model)
-        admin.site.register(
-            _model, type(_registered.__name__, (SafeChangeListMixin, _registered), {})
-        )
+        bases = (*_EXTRA_MIXINS.get(_model, ()), SafeChangeListMixin, _registered)
+        admin.site.register(_model, type(_registered.__name__, bases, {}))

@@ -2,6 +2,12 @@
 
 Every transition service (provider, agreement, schedule line, MID link) goes through
 `transition()`, so the rules hold everywhere and are tested once per table.
+
+Row locks here and in the services are FOR NO KEY UPDATE: no service ever changes a primary
+key, and a plain FOR UPDATE would also block the KEY SHARE lock PostgreSQL takes on a row
+that a new row references (an audit entry pointing at its provider). Two reviewers, one
+locking the provider then the agreement and one locking the agreement then writing an audit
+entry about that provider, then deadlocked.
 """
 
 from collections.abc import Callable, Mapping
@@ -47,7 +53,7 @@ def transition(
     if reason_required and not reason:
         raise DomainError(f"A reason is required to {action.replace('_', ' ')} {instance}.")
     with transaction.atomic():
-        locked = model.objects.select_for_update().get(pk=instance.pk)
+        locked = model.objects.select_for_update(no_key=True).get(pk=instance.pk)
         from_status = locked.status
         allowed = table[from_status]
         if to_status not in allowed or (only_from is not None and from_status not in only_from):

@@ -3,13 +3,16 @@ and constraints are exactly what production would have. Idempotent: a second run
 record and changes nothing."""
 
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
+from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import services as account_services
 from accounts.constants import ProviderType
@@ -18,6 +21,7 @@ from agreements import services as agreement_services
 from agreements.constants import AgreementStatus, MidLinkStatus, MidRelation, ScheduleLineStatus
 from agreements.decision import decide_for_number
 from agreements.models import Agreement, AgreementVersion, MidLink
+from core.otp import base32_secret, staff_totp_enrol
 from core.tracking_numbers import make_impb
 
 ACCESS_START = datetime(2026, 4, 1, tzinfo=UTC)
@@ -33,6 +37,19 @@ USPS Tracking Data Intellectual Property Agreement, version 1
 5. Every disclosure is logged; the Postal Service may audit the Provider's use at any time.
 """
 
+AGREEMENT_V2_TEXT = AGREEMENT_V1_TEXT.replace("version 1", "version 2") + (
+    "6. The Provider shall report any disclosure of tracking data to a third party within\n"
+    "   72 hours.\n"
+)
+
+# The authenticator secret of every demo staff login: development only, printed by seed_demo.
+# The current code: `oathtool --totp -b <secret>`, or DEMO_TOTP_CODE_COMMAND below.
+DEMO_TOTP_SECRET = "PORTALDEMOSTAFFTOTPDEVELOPMENTXY"  # noqa: S105 - a published demo value
+DEMO_TOTP_CODE_COMMAND = (
+    ".venv/bin/python -c 'import base64; from django_otp.oath import totp; "
+    f'print("%06d" % totp(base64.b32decode("{DEMO_TOTP_SECRET}")))\''
+)
+
 # A minimal, valid one-page PDF standing in for a scanned letter of authorization.
 DEMO_LETTER = (
     b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
@@ -45,6 +62,8 @@ SHIPPER_MID = "901234567"  # owned by Acme; Parcel Insights is authorized for it
 ANALYTICS_MID = "902345678"  # owned by Parcel Insights
 SCHEDULE_MID = "654321"  # granted to Parcel Insights by its agreement's schedule
 REJECTED_MID = "903456789"  # claimed by LabelHub as its own; staff rejected it
+REQUESTED_LINE_MID = "612345"  # asked for in Route Metrics' schedule; waits for staff
+LETTER_MID = "904567890"  # Route Metrics is authorized by its owner's letter; waits for staff
 
 
 class DemoDataRefused(Exception):
@@ -54,6 +73,8 @@ class DemoDataRefused(Exception):
 @dataclass
 class DemoReport:
     users: list[dict[str, Any]] = field(default_factory=list)
+    totp: dict[str, str] = field(default_factory=dict)
+    pending_review: list[dict[str, Any]] = field(default_factory=list)
     agreement_versions: list[dict[str, Any]] = field(default_factory=list)
     providers: list[dict[str, Any]] = field(default_factory=list)
     sample_tracking_numbers: list[dict[str, Any]] = field(default_factory=list)
@@ -76,21 +97,45 @@ class _Seeder:
         self.report.created += int(created)
         return created
 
-    def user(self, *, email: str, role: str, superuser: bool = False) -> User:
+    def user(
+        self, *, email: str, role: str, superuser: bool = False, staff_group: str | None = None
+    ) -> User:
+        """A demo login; staff (the superuser, or a member of `staff_group`) get the demo
+        authenticator, since the admin asks for a TOTP code."""
         user = User.objects.filter(email=email).first()
         created = user is None
         if created:
-            factory = User.objects.create_superuser if superuser else User.objects.create_user
-            user = factory(email=email, password=self.password)
+            if superuser:
+                user = User.objects.create_superuser(email=email, password=self.password)
+            else:
+                user = User.objects.create_user(
+                    email=email, password=self.password, is_staff=staff_group is not None
+                )
+            if staff_group is not None:
+                user.groups.add(Group.objects.get(name=staff_group))  # core migration 0002
         # Portal sign-in requires a verified address (allauth); demo addresses are pre-verified.
         EmailAddress.objects.get_or_create(
             user=user, email=email, defaults={"verified": True, "primary": True}
         )
         self._count(created)
-        self.report.users.append(
-            {"email": email, "password": self.password, "role": role, "created": created}
-        )
+        entry = {"email": email, "password": self.password, "role": role, "created": created}
+        if user.is_staff:
+            entry |= self.authenticator(user)
+        self.report.users.append(entry)
         return user
+
+    def authenticator(self, user: User) -> dict[str, str | None]:
+        """The demo TOTP device of a staff login, enrolled unless they already have one.
+
+        A device enrolled otherwise (staff_totp_enrol) is left alone; its secret is not shown.
+        """
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).order_by("pk").first()
+        if self._count(device is None):
+            device = staff_totp_enrol(user=user, secret=DEMO_TOTP_SECRET)
+        if base32_secret(device) != DEMO_TOTP_SECRET:
+            return {"totp_secret": None, "otpauth_uri": None}
+        self.report.totp = {"secret": DEMO_TOTP_SECRET, "code_command": DEMO_TOTP_CODE_COMMAND}
+        return {"totp_secret": DEMO_TOTP_SECRET, "otpauth_uri": device.config_url}
 
     def version(self, *, staff: User) -> AgreementVersion:
         version = AgreementVersion.objects.filter(label="v1").first()
@@ -252,6 +297,86 @@ class _Seeder:
         self._count(created)
         return agreement
 
+    def submitted_agreement(
+        self, *, provider: Provider, version: AgreementVersion, signer: User
+    ) -> Agreement:
+        """A signature waiting for staff, with a schedule line waiting beside it."""
+        agreement = Agreement.objects.filter(provider=provider, version=version).first()
+        created = agreement is None
+        if created:
+            agreement = agreement_services.agreement_sign(
+                provider=provider,
+                version=version,
+                signer=signer,
+                signer_name="Riley Metrics",
+                signer_title="Chief Operating Officer",
+                attested_authority=True,
+                shown_text_sha256=version.text_sha256,
+                ip_address="127.0.0.1",
+                user_agent="seed_demo",
+                schedule_lines=[
+                    (
+                        REQUESTED_LINE_MID,
+                        "A regional mailer without API access asked us to report on its parcels.",
+                    )
+                ],
+            )
+        self._count(created)
+        return agreement
+
+    def letter_claim(
+        self, *, provider: Provider, mid: str, requester: User, owner_name: str, owner_crid: str
+    ) -> MidLink:
+        """An authorized claim with the owner's letter: it goes to staff, not to the owner."""
+        link = MidLink.objects.filter(
+            provider=provider, mid=mid, relation=MidRelation.AUTHORIZED_BY_OWNER
+        ).first()
+        created = link is None
+        if created:
+            link = agreement_services.mid_link_request(
+                provider=provider,
+                mid=mid,
+                relation=MidRelation.AUTHORIZED_BY_OWNER,
+                requested_by=requester,
+                owner_name=owner_name,
+                owner_crid=owner_crid,
+                evidence=SimpleUploadedFile(f"loa-{mid}.pdf", DEMO_LETTER, "application/pdf"),
+            )
+        self._count(created)
+        return link
+
+    def draft_version(self, *, staff: User) -> AgreementVersion:
+        """A draft for reviewers to edit and publish; nobody is affected until it is published."""
+        version = AgreementVersion.objects.filter(label="v2").first()
+        created = version is None
+        if created:
+            version = agreement_services.agreement_version_create(
+                label="v2",
+                text=AGREEMENT_V2_TEXT,
+                effective_at=timezone.now() + timedelta(days=60),
+                applies_to=[ProviderType.SERVICE_PROVIDER],
+                reacceptance_days=30,
+                actor=staff,
+            )
+        self._count(created)
+        self.report.agreement_versions.append(
+            {
+                "label": version.label,
+                "effective_at": version.effective_at.isoformat(),
+                "published": version.is_published,
+                "text_sha256": version.text_sha256,
+                "applies_to": version.applies_to,
+                "created": created,
+            }
+        )
+        return version
+
+    def pending(self, queue: str, record: Any, what: str) -> None:
+        record.refresh_from_db()
+        self.report.pending_review.append(
+            {"queue": queue, "id": record.pk, "status": record.status, "what": what}
+        )
+
     def describe(self, provider: Provider, owner: User, created: bool) -> None:
         provider.refresh_from_db()
         agreement = provider.agreements.filter(status=AgreementStatus.APPROVED).first()
@@ -312,9 +437,19 @@ def seed_demo() -> DemoReport:
         )
     seed = _Seeder()
     staff = seed.user(email="admin@example.com", role="superuser (postal staff)", superuser=True)
+    seed.user(
+        email="reviewer@usps.example",
+        role="staff: Agreement reviewers",
+        staff_group="Agreement reviewers",
+    )
+    seed.user(email="finance@usps.example", role="staff: Finance", staff_group="Finance")
+    seed.user(
+        email="support@usps.example", role="staff: Support (read-only)", staff_group="Support"
+    )
     analyst = seed.user(email="owner@parcelinsights.example", role="owner, Parcel Insights")
     shipper_owner = seed.user(email="owner@acmeshipping.example", role="owner, Acme Shipping")
     platform_owner = seed.user(email="owner@labelhub.example", role="owner, LabelHub")
+    newcomer_owner = seed.user(email="owner@routemetrics.example", role="owner, Route Metrics")
     version = seed.version(staff=staff)
 
     acme, acme_created = seed.provider(
@@ -376,8 +511,39 @@ def seed_demo() -> DemoReport:
     seed.consent_request(provider=labelhub, owner=acme, mid=SHIPPER_MID, requester=platform_owner)
     seed.rejected_claim(provider=labelhub, mid=REJECTED_MID, requester=platform_owner, staff=staff)
 
+    # Route Metrics, a newcomer: approved as an organisation, its signature, the schedule line
+    # it asked for and a MID claimed with the owner's letter all wait for staff.
+    metrics, metrics_created = seed.provider(
+        legal_name="Route Metrics LLC",
+        dba_name="Route Metrics",
+        crid="27182818",
+        provider_type=ProviderType.SERVICE_PROVIDER,
+        owner=newcomer_owner,
+        active=True,
+        staff=staff,
+    )
+    submitted = seed.submitted_agreement(provider=metrics, version=version, signer=newcomer_owner)
+    letter_link = seed.letter_claim(
+        provider=metrics,
+        mid=LETTER_MID,
+        requester=newcomer_owner,
+        owner_name="Blue Ridge Outfitters",
+        owner_crid="16180339",
+    )
+    draft = seed.draft_version(staff=staff)
+
     seed.describe(acme, shipper_owner, acme_created)
     seed.describe(insights, analyst, insights_created)
     seed.describe(labelhub, platform_owner, labelhub_created)
+    seed.describe(metrics, newcomer_owner, metrics_created)
+    # One item in every staff queue.
+    seed.pending("providers", labelhub, f"{labelhub.legal_name}: approve the organisation")
+    seed.pending("agreements", submitted, f"{metrics.legal_name}: signed {version.label}")
+    for line in submitted.schedule_lines.all():
+        seed.pending("schedule lines", line, f"{metrics.legal_name}: MID {line.mid}")
+    seed.pending("MID links", letter_link, f"{metrics.legal_name}: MID {LETTER_MID}, with a letter")
+    seed.report.pending_review.append(
+        {"queue": "agreement versions", "id": draft.pk, "status": "DRAFT", "what": "v2: publish"}
+    )
     seed.samples(insights)
     return seed.report

@@ -6,8 +6,10 @@ import requests
 from celery.contrib.testing.worker import start_worker
 from django.conf import settings
 from django.core.cache import cache
+from django.test import Client
 
 from config.celery import app as celery_app
+from tests.otp import otp_login
 
 
 @pytest.fixture(autouse=True)
@@ -35,3 +37,26 @@ def celery_worker(transactional_db):
     """
     with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
         yield
+
+
+@pytest.fixture
+def admin_client(admin_user) -> Client:
+    """pytest-django's admin_client, signed in to the two-factor admin with a verified TOTP
+    device (tests/otp.py). For other staff users: `otp_login(client, user)`."""
+    return otp_login(Client(), admin_user)
+
+
+@pytest.fixture
+def staff_groups(db):
+    """The staff groups as core/migrations/0002_staff_groups.py makes them. They are rows a
+    data migration wrote, and transactional tests end by truncating every table, so a later
+    test cannot count on them: this re-applies the migration's own (idempotent) forward step."""
+    import importlib
+    from types import SimpleNamespace
+
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    migration = importlib.import_module("core.migrations.0002_staff_groups")
+    state = MigrationExecutor(connection).loader.project_state(("core", "0002_staff_groups"))
+    migration.create_groups(state.apps, SimpleNamespace(connection=connection))

@@ -172,7 +172,7 @@ def provider_billing_hold_set(*, provider: Provider, reason: str, actor: User | 
     reason = reason.strip()
     if not reason:
         raise DomainError("A billing hold needs a reason.")
-    locked = Provider.objects.select_for_update().get(pk=provider.pk)
+    locked = Provider.objects.select_for_update(no_key=True).get(pk=provider.pk)
     if locked.billing_hold:
         return locked
     locked.billing_hold, locked.billing_hold_reason = True, reason
@@ -194,7 +194,7 @@ def provider_billing_hold_release(
     *, provider: Provider, reason: str, actor: User | None
 ) -> Provider:
     """Lift a billing hold. Idempotent."""
-    locked = Provider.objects.select_for_update().get(pk=provider.pk)
+    locked = Provider.objects.select_for_update(no_key=True).get(pk=provider.pk)
     if not locked.billing_hold:
         return locked
     previous = locked.billing_hold_reason

@@ -53,7 +53,7 @@ def membership_add(*, provider: Provider, user: User, role: str, actor: User | N
 
 
 def _lock_provider(provider_id: int) -> Provider:
-    return Provider.objects.select_for_update().get(pk=provider_id)
+    return Provider.objects.select_for_update(no_key=True).get(pk=provider_id)
 
 
 def _manager_membership(*, provider: Provider, actor: User, doing: str) -> Membership:
@@ -210,7 +210,7 @@ def invitation_accept(*, invitation: Invitation, user: User) -> Membership:
     while it is pending and unexpired, and only into a provider that is not closed.
     """
     provider = _lock_provider(invitation.provider_id)
-    locked = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    locked = Invitation.objects.select_for_update(no_key=True).get(pk=invitation.pk)
     locked.provider = provider
     problem = invitation_acceptance_problem(invitation=locked, user=user)
     if problem is not None:
@@ -239,7 +239,7 @@ def invitation_revoke(*, invitation: Invitation, actor: User, reason: str = "") 
     """Withdraw a pending invitation: PENDING -> REVOKED. Its link stops working at once."""
     provider = _lock_provider(invitation.provider_id)
     manager = _manager_membership(provider=provider, actor=actor, doing="revoke invitations")
-    locked = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    locked = Invitation.objects.select_for_update(no_key=True).get(pk=invitation.pk)
     _refuse_owner_business(manager=manager, role=locked.role, doing="revoke an owner invitation")
     if locked.status != InvitationStatus.PENDING:
         raise InvalidTransition(
@@ -328,7 +328,7 @@ def membership_remove(*, membership: Membership, actor: User) -> None:
 
 def _locked_membership(membership: Membership) -> Membership:
     locked = (
-        Membership.objects.select_for_update(of=("self",))
+        Membership.objects.select_for_update(of=("self",), no_key=True)
         .select_related("user")
         .filter(pk=membership.pk)
         .first()

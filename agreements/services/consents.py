@@ -50,7 +50,7 @@ def _check_actor(*, owner: Provider, actor: User) -> None:
 def _lock_ownership(*, owner: Provider, mid: str) -> MidLink:
     """The owner's verified OWNED link of `mid`, locked until the transaction ends."""
     owned = (
-        MidLink.objects.select_for_update()
+        MidLink.objects.select_for_update(no_key=True)
         .filter(provider=owner, mid=mid, relation=MidRelation.OWNED, status=MidLinkStatus.VERIFIED)
         .first()
     )
@@ -124,7 +124,7 @@ def _consent_changes(actor: User) -> dict[str, Any]:
 
 def _routed_request(*, link: MidLink, owner: Provider) -> MidLink:
     """The link re-read under lock, refused unless it is a request routed to `owner`."""
-    locked = MidLink.objects.select_for_update().get(pk=link.pk)
+    locked = MidLink.objects.select_for_update(no_key=True).get(pk=link.pk)
     if locked.relation != MidRelation.AUTHORIZED_BY_OWNER or locked.owner_provider_id != owner.pk:
         raise DomainError(f"{link} is not a request for {owner}'s consent.")
     if locked.status != MidLinkStatus.REQUESTED:
@@ -189,7 +189,7 @@ def consent_revoke(*, link: MidLink, owner: Provider, actor: User, reason: str) 
     the link ends as soon as this commits."""
     _check_actor(owner=owner, actor=actor)
     _lock_ownership(owner=owner, mid=link.mid)
-    locked = MidLink.objects.select_for_update().get(pk=link.pk)
+    locked = MidLink.objects.select_for_update(no_key=True).get(pk=link.pk)
     if locked.relation != MidRelation.AUTHORIZED_BY_OWNER or locked.provider_id == owner.pk:
         raise DomainError(f"{link} is not an authorization {owner} can revoke.")
     if locked.status != MidLinkStatus.VERIFIED:

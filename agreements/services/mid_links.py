@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from accounts.constants import ProviderStatus
 from accounts.models import Membership, Provider, User
+from accounts.notifications import decision_notify_on_commit
 from accounts.permissions import Permission, role_can
 from agreements.constants import (
     MID_LINK_OPEN_STATUSES,
@@ -263,7 +264,7 @@ def mid_link_revoke(*, link: MidLink, actor: User | None, reason: str) -> MidLin
 
 def _lapse_consents(*, owner_link: MidLink, actor: User | None, reason: str) -> None:
     dependants = (
-        MidLink.objects.select_for_update()
+        MidLink.objects.select_for_update(no_key=True)
         .filter(
             owner_provider_id=owner_link.provider_id,
             mid=owner_link.mid,
@@ -285,6 +286,8 @@ def _lapse_consents(*, owner_link: MidLink, actor: User | None, reason: str) -> 
             reason=why,
             required=True,
         )
+        # The grantee loses access (or its request) without having done anything: tell it.
+        decision_notify_on_commit(subject=dependant)
 
 
 def mid_link_withdraw(*, link: MidLink, actor: User, reason: str = "") -> MidLink:

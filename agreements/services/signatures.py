@@ -12,6 +12,7 @@ from agreements.constants import (
     AgreementStatus,
 )
 from agreements.models import Agreement, AgreementScheduleLine, AgreementVersion
+from agreements.services.versions import text_sha256
 from core.audit import audit_record
 from core.errors import DomainError
 from core.tracking_numbers import is_valid_mid
@@ -26,7 +27,7 @@ def _lock_provider(provider_id: int) -> Provider:
 
     Returns the provider as locked, so rules read its status as it is now, not as the
     caller's copy (read earlier in the request) says."""
-    return Provider.objects.select_for_update().only("pk", "status").get(pk=provider_id)
+    return Provider.objects.select_for_update(no_key=True).only("pk", "status").get(pk=provider_id)
 
 
 # --- Signing --------------------------------------------------------------------------------
@@ -160,7 +161,7 @@ def _retire_previous_approval(*, target: Agreement, actor: User) -> None:
     """Before `target` is approved, supersede the provider's approved agreement, if any."""
     # Lock every agreement of the provider, in pk order, so two approvals cannot interleave.
     others = list(
-        Agreement.objects.select_for_update()
+        Agreement.objects.select_for_update(no_key=True)
         .filter(provider_id=target.provider_id)
         .exclude(pk=target.pk)
         .select_related("version")
@@ -193,6 +194,15 @@ def agreement_approve(*, agreement: Agreement, actor: User, reason: str = "") ->
     """SUBMITTED -> APPROVED; the provider's previously approved agreement is SUPERSEDED."""
     _lock_provider(agreement.provider_id)
     target = Agreement.objects.select_related("version", "provider").get(pk=agreement.pk)
+    recomputed = text_sha256(target.version.text)
+    if not recomputed == target.version.text_sha256 == target.signed_text_sha256:
+        # The text signed is provably the text published only while all three hashes agree.
+        raise DomainError(
+            f"Cannot approve {target}: the agreement text's hash does not match what was "
+            f"published ({target.version.text_sha256[:12]}…) and signed "
+            f"({target.signed_text_sha256[:12]}…); the text is now {recomputed[:12]}…. "
+            "Reject it and investigate."
+        )
     if target.status == AgreementStatus.SUBMITTED:
         _retire_previous_approval(target=target, actor=actor)
     return _agreement_transition(

@@ -106,7 +106,7 @@ def agreement_version_update(
     unknown = set(changes) - VERSION_EDITABLE_FIELDS
     if unknown:
         raise DomainError(f"These fields cannot be edited: {', '.join(sorted(unknown))}.")
-    locked = AgreementVersion.objects.select_for_update().get(pk=version.pk)
+    locked = AgreementVersion.objects.select_for_update(no_key=True).get(pk=version.pk)
     if locked.is_published:
         raise ImmutableRecord(
             f"{locked} was published on {locked.published_at:%Y-%m-%d %H:%M} UTC and can no "
@@ -139,7 +139,7 @@ def agreement_version_publish(
     *, version: AgreementVersion, actor: User | None = None
 ) -> AgreementVersion:
     """Freeze the text, record its hash and make it signable. Affects every provider's access."""
-    locked = AgreementVersion.objects.select_for_update().get(pk=version.pk)
+    locked = AgreementVersion.objects.select_for_update(no_key=True).get(pk=version.pk)
     if locked.is_published:
         raise ImmutableRecord(f"{locked} is already published.")
     locked.published_at = timezone.now()

@@ -18,13 +18,23 @@ from agreements import services
 from agreements.forms.mids import MidClaimForm
 from agreements.models import MidLink
 from agreements.selectors.mids import mid_links_for_provider, mid_links_for_staff
-from agreements.uploads import BY_CONTENT_TYPE, detect, read_head
+from agreements.uploads import BY_CONTENT_TYPE, JPEG, PNG, FileType, detect, read_head
 from agreements.views.scoped import ScopedObjectView
 from core.errors import DomainError
+from core.otp import is_verified_staff
 
 BREADCRUMBS = [("Dashboard", "/dashboard/"), ("Mailer IDs", None)]
 # What postal staff need to download any provider's letter: the admin's view permission.
 STAFF_EVIDENCE_PERMISSION = "agreements.view_midlink"
+# What the admin may show inline (`?inline=1`), to those staff only: images, which a browser
+# displays in an <img> without running anything. A PDF is always a download.
+INLINE_PREVIEW_TYPES: frozenset[FileType] = frozenset({PNG, JPEG})
+
+
+def staff_may_review_evidence(user) -> bool:
+    # Verified staff only: a staff member signed in with just a password (the portal login)
+    # has not passed the admin's second factor.
+    return is_verified_staff(user) and user.has_perm(STAFF_EVIDENCE_PERMISSION)
 
 
 def render_mids_page(view: PortalView, form: MidClaimForm | None = None, status: int = 200):
@@ -117,15 +127,18 @@ class MidWithdrawView(ScopedObjectView):
 
 class MidEvidenceView(ScopedObjectView):
     """The uploaded letter, for the claiming provider's members and for postal staff who may
-    see MID links in the admin (`agreements.view_midlink`; linked from there), always as a
-    download: never rendered by the browser. Staff without that permission are treated as
-    anyone else: their own providers' letters only, another one's is a 404."""
+    see MID links in the admin (`agreements.view_midlink`; linked from there), as a download:
+    never rendered by the browser as a page. Staff without that permission are treated as
+    anyone else: their own providers' letters only, another one's is a 404.
+
+    The one exception is the admin's preview: for those staff, `?inline=1` serves a PNG or JPEG
+    letter inline so that an <img> can show it (same nosniff and sandboxing CSP, and only to
+    this origin). Anything else, and anybody else, still gets the attachment."""
 
     needs_provider = False  # staff need no membership; members are scoped below
 
     def get_queryset(self):
-        user = self.request.user
-        if user.is_staff and user.has_perm(STAFF_EVIDENCE_PERMISSION):
+        if staff_may_review_evidence(self.request.user):
             return mid_links_for_staff()
         if not self.request.portal.can(Permission.VIEW):
             return MidLink.objects.none()
@@ -141,15 +154,22 @@ class MidEvidenceView(ScopedObjectView):
             raise Http404("The letter's file is missing; ask postal staff.") from None
         # Links stored before types were recorded are detected now, from the same bytes.
         kind = BY_CONTENT_TYPE.get(link.evidence_content_type) or detect(read_head(handle))
+        inline = (
+            request.GET.get("inline") == "1"
+            and kind in INLINE_PREVIEW_TYPES
+            and staff_may_review_evidence(request.user)
+        )
         response = FileResponse(
             handle,
-            as_attachment=True,
+            as_attachment=not inline,
             filename=f"MID-{link.mid}-letter-{link.pk}{kind.extension if kind else ''}",
             content_type=kind.content_type if kind else "application/octet-stream",
         )
         response["X-Content-Type-Options"] = "nosniff"
         response["Content-Security-Policy"] = "default-src 'none'; sandbox"
         response["Cache-Control"] = "private, no-store"
+        if inline:
+            response["Cross-Origin-Resource-Policy"] = "same-origin"
         return response
 
 

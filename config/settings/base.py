@@ -9,7 +9,8 @@ DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin, with the staff site (config.admin_site) as admin.site: TOTP required.
+    "config.apps.StaffAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -20,6 +21,8 @@ INSTALLED_APPS = [
     "django.forms",
     "allauth",
     "allauth.account",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "rest_framework",
     "django_celery_beat",
     # Domain apps, bottom layer first: each may import only the apps listed before it.
@@ -41,6 +44,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): the session holds a confirmed OTP device of this user.
+    "django_otp.middleware.OTPMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     # After authentication: which provider the user is acting for, re-checked every request.
     "accounts.middleware.ActiveProviderMiddleware",
@@ -120,6 +125,14 @@ ALLAUTH_TRUSTED_PROXY_COUNT = env.int("DJANGO_TRUSTED_PROXY_COUNT", default=0)
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "agreements:dashboard"
 ACCOUNT_LOGOUT_REDIRECT_URL = "home"
+
+# --- Staff two-factor authentication (django-otp, TOTP): the staff admin at /admin/ asks for
+# the password and a code from an authenticator app, and admits only sessions verified that way.
+# Only config.settings.dev may relax it (DJANGO_STAFF_2FA_REQUIRED=false); production refuses to.
+STAFF_2FA_REQUIRED = True
+OTP_TOTP_ISSUER = "Tracking Access Portal"
+# Defence in depth: the TOTP device admin is not registered (config.apps), and would hide keys.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # Team invitations expire after this many days unless accepted.
 INVITATION_TTL_DAYS = env.int("INVITATION_TTL_DAYS", default=7)

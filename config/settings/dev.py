@@ -15,3 +15,5 @@ STORAGES["staticfiles"] = {  # noqa: F405
 }
 
 DEMO_DATA_ALLOWED = True
+# Local development only: DJANGO_STAFF_2FA_REQUIRED=false opens the admin with a password alone.
+STAFF_2FA_REQUIRED = env.bool("DJANGO_STAFF_2FA_REQUIRED", default=True)

@@ -1,5 +1,7 @@
 """Production: every secret must be set (no defaults), HTTPS everywhere."""
 
+from django.core.exceptions import ImproperlyConfigured
+
 from config.env import database_config
 
 from .base import *  # noqa: F403
@@ -26,6 +28,15 @@ globals().update(EMAIL_CONFIG)  # EMAIL_BACKEND, EMAIL_HOST, EMAIL_PORT, ...
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL")
 PORTAL_BASE_URL = env("PORTAL_BASE_URL")
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https"
+
+# Staff two-factor authentication is never relaxed here. The development switch is refused
+# loudly rather than ignored, so nobody believes they turned it off.
+if not env.bool("DJANGO_STAFF_2FA_REQUIRED", default=True):
+    raise ImproperlyConfigured(
+        "DJANGO_STAFF_2FA_REQUIRED=false is for local development only: production always "
+        "requires staff two-factor authentication. Unset the variable."
+    )
+STAFF_2FA_REQUIRED = True
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # TLS ends at one proxy (README): without this, every client would share the proxy's address

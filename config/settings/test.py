@@ -23,3 +23,6 @@ MEDIA_ROOT = BASE_DIR / "var" / "test-media"
 PRIVATE_MEDIA_ROOT = BASE_DIR / "var" / "test-private"
 
 DEMO_DATA_ALLOWED = True
+# Enforced as in production: admin tests sign staff in with a verified device
+# (tests/otp.py: otp_login, and the admin_client fixture in tests/conftest.py).
+STAFF_2FA_REQUIRED = True

@@ -16,6 +16,7 @@ from accounts.middleware import SESSION_KEY
 from accounts.models import Invitation, Membership
 from core.models import AuditEntry
 from tests.factories import MembershipFactory, ProviderFactory, StaffFactory, UserFactory
+from tests.otp import otp_login
 
 pytestmark = pytest.mark.django_db
 
@@ -765,7 +766,7 @@ def test_the_link_token_names_only_its_invitation(team):
 
 def test_the_admin_lists_searches_and_shows_invitations_read_only(client, team):
     _provider, _members, invitation = team
-    client.force_login(StaffFactory())
+    otp_login(client, StaffFactory())
     changelist = reverse("admin:accounts_invitation_changelist")
 
     listed = client.get(changelist)

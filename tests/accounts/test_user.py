@@ -7,6 +7,7 @@ from django.db import IntegrityError
 from django.urls import reverse
 
 from accounts.models import User
+from tests.otp import current_code, staff_device
 
 pytestmark = pytest.mark.django_db
 
@@ -66,11 +67,17 @@ def test_a_user_added_in_the_admin_is_stored_lowercase_and_can_log_in(admin_clie
 
 
 def test_the_admin_login_page_accepts_any_case(client):
-    User.objects.create_superuser(email="staff@example.com", password=PASSWORD)
+    staff = User.objects.create_superuser(email="staff@example.com", password=PASSWORD)
+    code = current_code(staff_device(staff))  # the admin asks for a second factor too
 
     response = client.post(
         reverse("admin:login"),
-        {"username": "Staff@Example.COM", "password": PASSWORD, "next": reverse("admin:index")},
+        {
+            "username": "Staff@Example.COM",
+            "password": PASSWORD,
+            "otp_token": code,
+            "next": reverse("admin:index"),
+        },
     )
 
     assert response.status_code == 302

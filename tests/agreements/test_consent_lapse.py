@@ -48,8 +48,12 @@ def setup():
     return owned, grant, request, granted
 
 
-def test_revoking_the_owners_link_revokes_its_consents_at_once(setup):
+def test_revoking_the_owners_link_revokes_its_consents_at_once(setup, monkeypatch):
     owned, grant, request, granted = setup
+    queued = []
+    monkeypatch.setattr(
+        "accounts.tasks.decision_notify_task.delay", lambda entry_id: queued.append(entry_id)
+    )
     assert decide(provider=granted, mid=MID).allowed
     assert decide(provider=granted, mid=MID).from_cache  # an ALLOW is cached
 
@@ -67,6 +71,8 @@ def test_revoking_the_owners_link_revokes_its_consents_at_once(setup):
         "consent_lapse",
         "consent_request_lapse",
     ]
+    # Both affected providers are told, after the commit.
+    assert sorted(queued) == sorted(lapses.values_list("pk", flat=True))
 
 
 def test_other_mids_and_other_owners_consents_are_untouched(setup):

@@ -28,6 +28,7 @@ from tests.factories import (
     StaffFactory,
     UserFactory,
 )
+from tests.otp import otp_login
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("private_media")]
 
@@ -349,9 +350,18 @@ def test_every_member_downloads_the_letter_as_an_attachment(client, provider, ro
 
 def test_staff_download_any_letter_without_being_members(client, stranger):
     _, pending, _ = stranger
-    logged_in(client, StaffFactory())
+    otp_login(client, StaffFactory())
 
     assert_attachment(client.get(reverse("agreements:mid_evidence", args=[pending.pk])))
+
+
+def test_staff_signed_in_without_the_second_factor_cannot_download_letters(client, stranger):
+    """A staff member signed in with only a password (the portal's login) has not passed the
+    admin's TOTP check, so staff access to other providers' letters is closed to them."""
+    _, pending, _ = stranger
+    logged_in(client, StaffFactory())
+
+    assert client.get(reverse("agreements:mid_evidence", args=[pending.pk])).status_code == 404
 
 
 def test_staff_without_the_view_midlink_permission_get_404_for_a_letter(client, stranger):
@@ -368,7 +378,7 @@ def test_staff_with_the_view_midlink_permission_download_a_letter(client, strang
     staff.user_permissions.add(
         Permission.objects.get_by_natural_key("view_midlink", "agreements", "midlink")
     )
-    logged_in(client, staff)
+    otp_login(client, staff)
 
     assert_attachment(client.get(reverse("agreements:mid_evidence", args=[pending.pk])))
 

@@ -24,6 +24,7 @@ from tests.factories import (
     StaffFactory,
     UserFactory,
 )
+from tests.otp import otp_login
 
 pytestmark = pytest.mark.django_db
 
@@ -182,7 +183,7 @@ def test_the_admin_still_works_for_staff_who_are_also_members(client, provider):
     approved_on_old_version(provider)
     staff = StaffFactory()
     MembershipFactory(user=staff, provider=provider)
-    client.force_login(staff)
+    otp_login(client, staff)
     assert client.get("/admin/").status_code == 200
     assert HEADING in client.get("/organisation/").content.decode()
 

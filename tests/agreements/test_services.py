@@ -476,3 +476,19 @@ def test_signing_reads_the_providers_status_under_its_lock_not_the_callers_copy(
             user_agent="pytest",
         )
     assert not Agreement.objects.exists()
+
+
+@pytest.mark.parametrize("forged", ["signed_text_sha256", "version_text"])
+def test_an_agreement_whose_text_hash_does_not_match_cannot_be_approved(forged):
+    """The signed text must provably be the published text (issue 8): all three hashes agree."""
+    agreement = AgreementFactory(status=AgreementStatus.SUBMITTED)
+    if forged == "signed_text_sha256":
+        Agreement.objects.filter(pk=agreement.pk).update(signed_text_sha256="0" * 64)
+    else:  # the published text changed behind the service's back
+        AgreementVersion.objects.filter(pk=agreement.version_id).update(text="Other terms.\n")
+
+    with pytest.raises(DomainError, match="hash does not match"):
+        services.agreement_approve(agreement=agreement, actor=StaffFactory())
+
+    agreement.refresh_from_db()
+    assert agreement.status == AgreementStatus.SUBMITTED

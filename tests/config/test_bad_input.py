@@ -27,6 +27,7 @@ from tests.factories import (
     ScheduleLineFactory,
     StaffFactory,
 )
+from tests.otp import current_code, otp_login, staff_device
 
 pytestmark = pytest.mark.django_db
 
@@ -160,9 +161,7 @@ def rows():
 @pytest.fixture
 def staff_client(admin_user):
     """Answers a 500 as a response instead of raising, so one test can report every query."""
-    client = Client(raise_request_exception=False)
-    client.force_login(admin_user)
-    return client
+    return otp_login(Client(raise_request_exception=False), admin_user)
 
 
 def _statuses(client, url: str, queries: list[str]) -> dict[str, int]:
@@ -356,7 +355,12 @@ def test_nul_bytes_inside_an_uploaded_file_are_not_refused(admin_user):
 
     response = client.post(
         reverse("admin:login"),
-        {"username": admin_user.email, "password": "password", "evidence": upload},
+        {
+            "username": admin_user.email,
+            "password": "password",
+            "otp_token": current_code(staff_device(admin_user)),
+            "evidence": upload,
+        },
     )
 
     assert response.status_code == 302  # logged in: the file's bytes were not inspected

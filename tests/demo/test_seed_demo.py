@@ -1,22 +1,48 @@
+import base64
 import json
 from io import StringIO
 
 import pytest
 from django.apps import apps
 from django.core.management import CommandError, call_command
+from django.urls import reverse
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import User
+from demo.seed import DEMO_TOTP_SECRET
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("staff_groups")]
+
+
+SNAPSHOT_APPS = {"core", "accounts", "agreements", "tracking", "billing", "auth", "otp_totp"}
 
 
 def snapshot() -> dict[str, list]:
-    """Every row of every project model, so 'changes nothing' can be asserted exactly."""
+    """Every row of every project model, the audit log, groups and memberships of them, and
+    the staff's authenticators, so 'changes nothing' can be asserted exactly."""
     rows = {}
-    for model in apps.get_models():
-        if model._meta.app_label in {"accounts", "agreements", "tracking", "billing"}:
+    for model in apps.get_models(include_auto_created=True):
+        if model._meta.app_label in SNAPSHOT_APPS:
             rows[model._meta.label] = list(model.objects.order_by("pk").values())
     return rows
+
+
+def demo_code() -> str:
+    """What an authenticator app holding the printed demo secret shows now."""
+    return f"{totp(base64.b32decode(DEMO_TOTP_SECRET)):06d}"
+
+
+def admin_login(client, email: str, password: str):
+    return client.post(
+        reverse("admin:login"),
+        {
+            "username": email,
+            "password": password,
+            "otp_token": demo_code(),
+            "next": reverse("admin:index"),
+        },
+    )
 
 
 def run_seed(*args: str) -> str:
@@ -44,7 +70,7 @@ def test_seed_demo_json_lists_the_demo_records():
 
     assert [
         (v["label"], v["published"], v["applies_to"]) for v in report["agreement_versions"]
-    ] == [("v1", True, ["SERVICE_PROVIDER"])]
+    ] == [("v1", True, ["SERVICE_PROVIDER"]), ("v2", False, ["SERVICE_PROVIDER"])]
     providers = {p["legal_name"]: p for p in report["providers"]}
     insights = providers["Parcel Insights LLC"]
     assert (insights["provider_type"], insights["status"]) == ("SERVICE_PROVIDER", "ACTIVE")
@@ -92,8 +118,94 @@ def test_seed_demo_creates_a_superuser_that_can_log_in(client, settings):
     admin = User.objects.get(email="admin@example.com")
     assert admin.is_superuser and admin.is_staff
     assert settings.DEMO_PASSWORD in output
-    assert client.login(email="admin@example.com", password=settings.DEMO_PASSWORD)
+    assert DEMO_TOTP_SECRET in output and f"oathtool --totp -b {DEMO_TOTP_SECRET}" in output
+    response = admin_login(client, "admin@example.com", settings.DEMO_PASSWORD)
+    assert response.status_code == 302, response.context["form"].errors
     assert client.get("/admin/").status_code == 200
+
+
+def test_a_password_alone_does_not_open_the_admin_for_demo_staff(client, settings):
+    run_seed()
+
+    assert client.login(email="admin@example.com", password=settings.DEMO_PASSWORD)
+    assert client.get("/admin/").url.startswith(reverse("admin:login"))
+
+
+@pytest.mark.parametrize(
+    ("email", "group", "agreements_status"),
+    [
+        ("reviewer@usps.example", "Agreement reviewers", 200),
+        ("finance@usps.example", "Finance", 403),
+        ("support@usps.example", "Support", 200),
+    ],
+)
+def test_demo_staff_sign_in_with_the_printed_secret(
+    client, settings, email, group, agreements_status
+):
+    report = json.loads(run_seed("--json"))
+
+    login = next(user for user in report["users"] if user["email"] == email)
+    assert login["totp_secret"] == DEMO_TOTP_SECRET
+    assert login["otpauth_uri"].startswith("otpauth://totp/")
+    assert f"secret={DEMO_TOTP_SECRET}" in login["otpauth_uri"]
+    user = User.objects.get(email=email)
+    assert user.is_staff and not user.is_superuser
+    assert list(user.groups.values_list("name", flat=True)) == [group]
+    assert admin_login(client, email, settings.DEMO_PASSWORD).status_code == 302
+    agreements = client.get(reverse("admin:agreements_agreement_changelist"))
+    assert agreements.status_code == agreements_status
+
+
+def test_every_staff_queue_has_a_pending_item():
+    report = json.loads(run_seed("--json"))
+
+    pending = {item["queue"]: item["status"] for item in report["pending_review"]}
+    assert pending == {
+        "providers": "PENDING_REVIEW",
+        "agreements": "SUBMITTED",
+        "schedule lines": "REQUESTED",
+        "MID links": "REQUESTED",
+        "agreement versions": "DRAFT",
+    }
+    links = {p["legal_name"]: p["mid_links"] for p in report["providers"]}
+    assert links["Route Metrics LLC"] == [
+        {"mid": "904567890", "relation": "AUTHORIZED_BY_OWNER", "status": "REQUESTED"}
+    ]
+
+
+def test_the_reviewer_finds_every_pending_item_in_the_admin(client, settings):
+    report = json.loads(run_seed("--json"))
+    admin_login(client, "reviewer@usps.example", settings.DEMO_PASSWORD)
+    changelists = {
+        "providers": ("admin:accounts_provider_changelist", {"status__exact": "PENDING_REVIEW"}),
+        "agreements": ("admin:agreements_agreement_changelist", {"status__exact": "SUBMITTED"}),
+        "schedule lines": (
+            "admin:agreements_agreementscheduleline_changelist",
+            {"status__exact": "REQUESTED"},
+        ),
+        "MID links": ("admin:agreements_midlink_changelist", {"status__exact": "REQUESTED"}),
+        "agreement versions": ("admin:agreements_agreementversion_changelist", {}),
+    }
+
+    for item in report["pending_review"]:
+        url_name, query = changelists[item["queue"]]
+        response = client.get(reverse(url_name), query)
+        assert response.status_code == 200, item
+        assert item["id"] in [row.pk for row in response.context["cl"].result_list], item
+
+
+def test_a_device_enrolled_otherwise_is_left_alone(settings):
+    run_seed()
+    device = TOTPDevice.objects.get(user__email="reviewer@usps.example")
+    device.key = "ab" * 20
+    device.save(update_fields=["key"])
+
+    report = json.loads(run_seed("--json"))
+
+    login = next(user for user in report["users"] if user["email"] == "reviewer@usps.example")
+    assert (login["totp_secret"], login["otpauth_uri"]) == (None, None)
+    assert TOTPDevice.objects.get(pk=device.pk).key == "ab" * 20
+    assert report["created"] == 0
 
 
 def test_seed_demo_refuses_under_production_settings(settings):

@@ -31,6 +31,18 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"    {user['email']:<34} password: {user['password']:<18} {user['role']} ({state})"
             )
+            if user.get("otpauth_uri"):
+                self.stdout.write(f"      authenticator: {user['otpauth_uri']}")
+        if report.totp:
+            self.stdout.write(
+                "  Staff sign in to /admin/ with a TOTP code too (development secret, all demo "
+                f"staff): {report.totp['secret']}\n"
+                f"    current code: oathtool --totp -b {report.totp['secret']}\n"
+                f"              or: {report.totp['code_command']}"
+            )
+        self.stdout.write("  Waiting for staff review:")
+        for item in report.pending_review:
+            self.stdout.write(f"    {item['queue']:<19} {item['status']:<15} {item['what']}")
         self.stdout.write("  Providers:")
         for provider in report.providers:
             mids = ", ".join(f"{m['mid']} {m['relation'].lower()}" for m in provider["mid_links"])

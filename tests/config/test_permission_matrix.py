@@ -1,0 +1,216 @@
+"""The whole staff permission matrix (issue 8): who opens which admin page, who may decide.
+
+The groups come from core/migrations/0002_staff_groups.py. Admin pages answer on "view"
+permissions; decisions (admin actions) are gated on "change" permissions. Every registered admin
+is in the table, so an admin added later fails here until its row says who may open it.
+"""
+
+import importlib
+from types import SimpleNamespace
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth.models import Group, Permission
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django.test import Client
+from django.urls import reverse
+
+from tests.factories import StaffFactory, UserFactory
+from tests.otp import otp_login
+
+pytestmark = pytest.mark.django_db
+
+REVIEWERS, FINANCE, SUPPORT = "Agreement reviewers", "Finance", "Support"
+ROLES = ["superuser", REVIEWERS, FINANCE, SUPPORT, "staff without a group"]
+PROJECT_APPS = {"accounts", "agreements", "core"}
+
+# GET /admin/<app>/<model>/ for each role, in the order of ROLES.
+CHANGELISTS: dict[str, tuple[int, int, int, int, int]] = {
+    "accounts.Provider": (200, 200, 200, 200, 403),
+    "accounts.Membership": (200, 200, 200, 200, 403),
+    "accounts.Invitation": (200, 200, 403, 200, 403),
+    "accounts.User": (200, 403, 403, 200, 403),
+    "agreements.Agreement": (200, 200, 403, 200, 403),
+    "agreements.AgreementScheduleLine": (200, 200, 403, 200, 403),
+    "agreements.MidLink": (200, 200, 403, 200, 403),
+    "agreements.AgreementVersion": (200, 200, 403, 200, 403),
+    "core.AuditEntry": (200, 200, 403, 200, 403),
+    "account.EmailAddress": (200, 403, 403, 403, 403),
+    "auth.Group": (200, 403, 403, 403, 403),
+    "django_celery_beat.PeriodicTask": (200, 403, 403, 403, 403),
+    "django_celery_beat.IntervalSchedule": (200, 403, 403, 403, 403),
+    "django_celery_beat.CrontabSchedule": (200, 403, 403, 403, 403),
+    "django_celery_beat.SolarSchedule": (200, 403, 403, 403, 403),
+    "django_celery_beat.ClockedSchedule": (200, 403, 403, 403, 403),
+}
+
+# Every permission each group holds: nothing more, nothing less.
+PERMISSIONS: dict[str, set[str]] = {
+    REVIEWERS: {
+        "accounts.view_provider",
+        "accounts.change_provider",
+        "agreements.view_agreement",
+        "agreements.change_agreement",
+        "agreements.view_agreementscheduleline",
+        "agreements.change_agreementscheduleline",
+        "agreements.view_midlink",
+        "agreements.change_midlink",
+        "agreements.view_agreementversion",
+        "agreements.change_agreementversion",
+        "agreements.add_agreementversion",
+        "accounts.view_membership",
+        "accounts.view_invitation",
+        "core.view_auditentry",
+    },
+    # Billing models come with the billing issue, which grants them to Finance.
+    FINANCE: {"accounts.view_provider", "accounts.view_membership"},
+    SUPPORT: {
+        "accounts.view_user",
+        "accounts.view_provider",
+        "accounts.view_membership",
+        "accounts.view_invitation",
+        "agreements.view_agreementversion",
+        "agreements.view_agreement",
+        "agreements.view_agreementscheduleline",
+        "agreements.view_midlink",
+        "core.view_auditentry",
+    },
+}
+
+# The "review" permissions that gate decisions in the admin, per role.
+DECISIONS = [
+    "accounts.change_provider",
+    "agreements.change_agreement",
+    "agreements.change_agreementscheduleline",
+    "agreements.change_midlink",
+    "agreements.change_agreementversion",
+    "agreements.add_agreementversion",
+]
+DECIDES: dict[str, bool] = {
+    "superuser": True,
+    REVIEWERS: True,
+    FINANCE: False,
+    SUPPORT: False,
+    "staff without a group": False,
+}
+
+
+@pytest.fixture(autouse=True)
+def _groups(staff_groups):
+    pass
+
+
+def staff_member(role: str):
+    if role == "superuser":
+        return StaffFactory()
+    user = UserFactory(is_staff=True)
+    if role in PERMISSIONS:
+        user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+def _changelist(label: str) -> str:
+    app_label, model_name = label.lower().split(".")
+    return reverse(f"admin:{app_label}_{model_name}_changelist")
+
+
+def test_the_matrix_lists_every_registered_admin():
+    assert set(CHANGELISTS) == {model._meta.label for model in admin.site._registry}
+
+
+def test_the_migration_made_exactly_three_staff_groups():
+    assert set(Group.objects.values_list("name", flat=True)) == set(PERMISSIONS)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_opens_exactly_its_changelists(role):
+    client = otp_login(Client(), staff_member(role))
+    column = ROLES.index(role)
+
+    statuses = {label: client.get(_changelist(label)).status_code for label in CHANGELISTS}
+
+    assert client.get(reverse("admin:index")).status_code == 200
+    assert statuses == {label: row[column] for label, row in CHANGELISTS.items()}
+
+
+@pytest.mark.parametrize("group", sorted(PERMISSIONS))
+def test_each_group_holds_exactly_its_permissions(group):
+    user = staff_member(group)
+
+    assert user.get_all_permissions() == PERMISSIONS[group]
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_only_superusers_and_reviewers_may_decide(role):
+    user = staff_member(role)
+
+    assert {perm: user.has_perm(perm) for perm in DECISIONS} == dict.fromkeys(
+        DECISIONS, DECIDES[role]
+    )
+
+
+def test_finance_cannot_approve_agreements_or_anything_else():
+    finance = staff_member(FINANCE)
+
+    assert not any(
+        perm.split(".")[1].startswith(("change_", "add_", "delete_"))
+        for perm in finance.get_all_permissions()
+    )
+    assert not finance.has_perm("agreements.change_agreement")
+
+
+def test_no_group_deletes_or_reaches_beyond_the_project_apps():
+    """No deletions (records end through decisions), and nothing of auth or third-party apps:
+    no group can edit groups, permissions or users, and so cannot grant itself more."""
+    held = Permission.objects.filter(group__name__in=PERMISSIONS)
+
+    assert not held.filter(codename__startswith="delete_").exists()
+    assert set(held.values_list("content_type__app_label", flat=True)) <= PROJECT_APPS
+    assert (
+        not held.filter(content_type__app_label="accounts", content_type__model="user")
+        .exclude(codename="view_user")
+        .exists()
+    )
+
+
+def test_finance_data_is_for_finance_alone():
+    """Billing models (billing issue) are Finance's: no other group may hold their permissions."""
+    others = Permission.objects.filter(group__name__in=[REVIEWERS, SUPPORT])
+
+    assert not others.filter(content_type__app_label="billing").exists()
+
+
+def test_a_group_member_without_a_verified_device_opens_nothing(client):
+    reviewer = staff_member(REVIEWERS)
+    client.force_login(reviewer)  # a password alone
+
+    for label in CHANGELISTS:
+        response = client.get(_changelist(label))
+        assert response.status_code == 302, label
+        assert response.url.startswith(reverse("admin:login"))
+
+
+def group_permissions() -> dict[str, set[str]]:
+    return {
+        group.name: {f"{p.content_type.app_label}.{p.codename}" for p in group.permissions.all()}
+        for group in Group.objects.prefetch_related("permissions__content_type")
+    }
+
+
+def test_the_group_migration_is_idempotent_and_reversible():
+    migration = importlib.import_module("core.migrations.0002_staff_groups")
+    state = MigrationExecutor(connection).loader.project_state(("core", "0002_staff_groups"))
+    editor = SimpleNamespace(connection=connection)
+    Group.objects.get(name=SUPPORT).permissions.add(
+        Permission.objects.get(codename="delete_user")  # granted by hand, later
+    )
+
+    migration.create_groups(state.apps, editor)
+    assert group_permissions() == PERMISSIONS  # run again: exactly least privilege again
+
+    migration.delete_groups(state.apps, editor)
+    assert group_permissions() == {}
+
+    migration.create_groups(state.apps, editor)
+    assert group_permissions() == PERMISSIONS
