@@ -239,6 +239,14 @@ class ProviderAdmin(ReviewQueueMixin, SafeChangeListMixin, ReadOnlyAdminMixin, a
         "agreements__signer_name",
         "agreements__signer__email",
     )
+    # Searching by MID or signer would tell who holds a MID or signed: only for staff who may
+    # see MID links or agreements (Finance may not).
+    SEARCH_NEEDS = {
+        "=mid_links__mid": "agreements.view_midlink",
+        "=agreements__schedule_lines__mid": "agreements.view_agreementscheduleline",
+        "agreements__signer_name": "agreements.view_agreement",
+        "agreements__signer__email": "agreements.view_agreement",
+    }
     date_hierarchy = "created_at"
     # Pending review first, the organisation waiting longest at the top; then by name.
     ordering = pending_first(
@@ -290,6 +298,23 @@ class ProviderAdmin(ReviewQueueMixin, SafeChangeListMixin, ReadOnlyAdminMixin, a
         ("Audit timeline", {"fields": ("audit_timeline",)}),
     )
     readonly_fields = ("created_at", "updated_at", "access_inspector", "audit_timeline")
+
+    def get_search_fields(self, request):
+        return tuple(
+            field
+            for field in super().get_search_fields(request)
+            if request.user.has_perm(self.SEARCH_NEEDS.get(field, "accounts.view_provider"))
+        )
+
+    def get_fieldsets(self, request, obj=None):
+        # The timeline holds agreement and MID decisions and their reasons: only for staff
+        # who may read the audit log; the inspector only for those who may see MID links.
+        hidden = set()
+        if not request.user.has_perm("core.view_auditentry"):
+            hidden.add("Audit timeline")
+        if not request.user.has_perm("agreements.view_midlink"):
+            hidden.add("Access")
+        return [fs for fs in super().get_fieldsets(request, obj) if fs[0] not in hidden]
 
     @admin.display(description="access inspector")
     def access_inspector(self, obj: Provider):

@@ -214,3 +214,23 @@ def test_the_group_migration_is_idempotent_and_reversible():
 
     migration.create_groups(state.apps, editor)
     assert group_permissions() == PERMISSIONS
+
+
+def test_finance_reads_no_agreement_or_mid_decisions_through_the_provider_page():
+    """Review finding: the provider page's audit timeline and MID search told Finance what
+    only reviewers and support may read."""
+    from agreements import services
+    from tests.factories import MidLinkFactory, ProviderFactory
+
+    provider = ProviderFactory(legal_name="Parcel Insights LLC")
+    link = MidLinkFactory(provider=provider, mid="123456", status="REQUESTED")
+    services.mid_link_reject(link=link, actor=StaffFactory(), reason="SECRET-MID-REASON")
+    finance = otp_login(Client(), staff_member(FINANCE))
+    reviewer = otp_login(Client(), staff_member(REVIEWERS))
+    page = f"/admin/accounts/provider/{provider.pk}/change/"
+    search = "/admin/accounts/provider/?q=123456"
+
+    assert "SECRET-MID-REASON" not in finance.get(page).content.decode()
+    assert "Parcel Insights LLC" not in finance.get(search).content.decode()
+    assert "SECRET-MID-REASON" in reviewer.get(page).content.decode()
+    assert "Parcel Insights LLC" in reviewer.get(search).content.decode()

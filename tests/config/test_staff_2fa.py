@@ -88,7 +88,10 @@ def test_a_wrong_code_does_not_sign_in(client):
     response = sign_in(client, staff, otp_token=wrong)
 
     assert response.status_code == 200
-    assert "That code is not valid" in " ".join(form_errors(response))
+    # The same words as a wrong password: the page never confirms which one was right.
+    assert "Please enter the correct e-mail address, password and the code" in " ".join(
+        form_errors(response)
+    )
     assert sent_to_login(client.get("/admin/"))
     device.refresh_from_db()
     assert device.throttling_failure_count == 1  # django-otp slows down guessing
@@ -337,3 +340,61 @@ def test_enrolment_refuses_a_second_device_unless_replacing():
     new = TOTPDevice.objects.get(user=staff)
     assert new.pk != old.pk and new.key != old.key
     assert AuditEntry.objects.get(action="staff_totp_enrol").extra["replaced_devices"] == 1
+
+
+# --- Review findings: no 5xx, no password oracle, a limit on guessing ------------------------
+
+
+@pytest.mark.parametrize(
+    "tampered", ["auth.user/1", "contenttypes.contenttype/1", "x", "a.b/1", "otp_totp.totpdevice/x"]
+)
+def test_a_tampered_device_id_is_ignored_not_a_500(client, tampered):
+    staff = StaffFactory()
+    device = staff_device(staff)
+
+    response = sign_in(client, staff, otp_device=tampered, otp_token=current_code(device))
+
+    assert response.status_code == 302 and response.url == "/admin/"
+
+
+def test_a_wrong_password_and_a_wrong_code_read_the_same(client):
+    staff = StaffFactory()
+    device = staff_device(staff)
+    wrong_code = f"{(int(current_code(device)) + 1) % 1_000_000:06d}"
+
+    bad_password = client.post(
+        reverse("admin:login"),
+        {"username": staff.email, "password": "wrong", "otp_token": current_code(device)},
+    )
+    bad_code = sign_in(Client(), staff, otp_token=wrong_code)
+
+    assert form_errors(bad_password) == form_errors(bad_code)
+
+
+def test_the_code_is_asked_for_before_the_password_is_checked(client):
+    staff = StaffFactory()
+    staff_device(staff)
+
+    right = sign_in(client, staff)
+    wrong = client.post(reverse("admin:login"), {"username": staff.email, "password": "wrong"})
+
+    assert (
+        form_errors(right)
+        == form_errors(wrong)
+        == ["Enter the 6-digit code from your authenticator app."]
+    )
+
+
+def test_repeated_failures_lock_the_sign_in_for_a_while(client):
+    staff = StaffFactory()
+    device = staff_device(staff)
+    for _ in range(10):
+        client.post(
+            reverse("admin:login"),
+            {"username": staff.email, "password": "wrong", "otp_token": "123456"},
+        )
+
+    response = sign_in(Client(), staff, otp_token=current_code(device))
+
+    assert response.status_code == 200
+    assert any("Too many failed sign-in attempts" in error for error in form_errors(response))
