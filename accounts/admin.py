@@ -359,12 +359,15 @@ class ProviderAdmin(ReviewQueueMixin, SafeChangeListMixin, ReadOnlyAdminMixin, a
         entries = provider_audit_timeline(provider_id=obj.pk, limit=AUDIT_TIMELINE_LIMIT)
         rows = format_html_join(
             "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} &rarr; {}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{} #{}</td><td>{} &rarr; {}</td>"
+            "<td>{}</td></tr>",
             (
                 (
                     date_format(timezone.localtime(entry.created_at), "Y-m-d H:i:s"),
                     entry.actor.email if entry.actor else "system",
                     entry.action,
+                    entry.subject_type.model,
+                    entry.subject_id,
                     entry.from_status or "-",
                     entry.to_status or "-",
                     entry.reason,
@@ -374,10 +377,14 @@ class ProviderAdmin(ReviewQueueMixin, SafeChangeListMixin, ReadOnlyAdminMixin, a
         )
         if not rows:
             return "No audit entries yet."
+        every_entry = reverse("admin:core_auditentry_changelist") + f"?provider__id__exact={obj.pk}"
         return format_html(
-            "<table><thead><tr><th>When</th><th>Actor</th><th>Action</th><th>Status</th>"
-            "<th>Reason</th></tr></thead><tbody>{}</tbody></table>",
+            "<table><thead><tr><th>When</th><th>Actor</th><th>Action</th><th>Subject</th>"
+            "<th>Status</th><th>Reason</th></tr></thead><tbody>{}</tbody></table>"
+            '<p>The latest {} entries. <a href="{}">Every entry about this provider</a></p>',
             rows,
+            AUDIT_TIMELINE_LIMIT,
+            every_entry,
         )
 
 

@@ -158,7 +158,11 @@ class AuditEntryAdmin(SafeChangeListMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
         "short_reason",
     )
     # Only content types that actually appear in the log, not every model in the project.
-    list_filter = ("action", ("subject_type", admin.RelatedOnlyFieldListFilter))
+    list_filter = (
+        "action",
+        ("subject_type", admin.RelatedOnlyFieldListFilter),
+        ("provider", admin.RelatedOnlyFieldListFilter),
+    )
     search_fields = ("reason", "actor__email", "provider__legal_name", "provider__dba_name")
     list_select_related = ("actor", "provider", "subject_type")
     date_hierarchy = "created_at"

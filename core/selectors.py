@@ -9,6 +9,6 @@ def provider_audit_timeline(*, provider_id: int, limit: int = 50) -> QuerySet[Au
     """The provider's latest audit entries, newest first."""
     return (
         AuditEntry.objects.filter(provider_id=provider_id)
-        .select_related("actor")
+        .select_related("actor", "subject_type")
         .order_by("-created_at", "-pk")[:limit]
     )

@@ -501,3 +501,21 @@ def test_the_provider_page_links_to_the_access_inspector(admin_client):
     page = admin_client.get(f"/admin/accounts/provider/{provider.pk}/change/").content.decode()
 
     assert f"/admin/inspector/?provider={provider.pk}" in page
+
+
+def test_the_timeline_names_each_subject_and_links_to_every_entry(admin_client):
+    from tests.factories import ProviderFactory
+
+    provider = ProviderFactory()
+    from accounts import services
+
+    services.provider_suspend(provider=provider, actor=None, reason="Audit", cause="STAFF_ACTION")
+
+    page = admin_client.get(f"/admin/accounts/provider/{provider.pk}/change/").content.decode()
+    every = f"/admin/core/auditentry/?provider__id__exact={provider.pk}"
+
+    assert f"provider #{provider.pk}" in page
+    assert every in page
+    listed = admin_client.get(every)
+    assert listed.status_code == 200
+    assert listed.context["cl"].result_count == 1
