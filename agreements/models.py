@@ -1,12 +1,15 @@
 """IP agreement versions and signatures, schedule lines, Mailer ID links and the audit log."""
 
 import uuid
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 from accounts.constants import ProviderType
 from accounts.models import Provider, crid_validator
@@ -25,6 +28,30 @@ mid_validator = RegexValidator(
     MID_REGEX, "A Mailer ID is 6 digits starting 0-8, or 9 digits starting with 9."
 )
 sha256_validator = RegexValidator(r"^[0-9a-f]{64}$", "Expected a lowercase hex SHA-256 digest.")
+
+EARLIEST_EFFECTIVE_AT = datetime(2000, 1, 1, tzinfo=UTC)
+EFFECTIVE_AT_YEARS_AHEAD = 10
+
+
+def latest_effective_at() -> datetime:
+    """Now plus ten years (29 February becomes 28 February)."""
+    now = timezone.now()
+    try:
+        return now.replace(year=now.year + EFFECTIVE_AT_YEARS_AHEAD)
+    except ValueError:
+        return now.replace(year=now.year + EFFECTIVE_AT_YEARS_AHEAD, day=28)
+
+
+def effective_at_validator(value: datetime) -> None:
+    """A version takes effect between 2000-01-01 and ten years from now: a typo such as
+    9999-12-31 would otherwise push its re-acceptance deadline past what dates can hold."""
+    latest = latest_effective_at()
+    if value < EARLIEST_EFFECTIVE_AT or value > latest:
+        raise ValidationError(
+            "The effective date must be between 2000-01-01 and %(latest)s (ten years from now).",
+            code="effective_at_out_of_bounds",
+            params={"latest": f"{latest:%Y-%m-%d}"},
+        )
 
 
 class StaffDecision(models.Model):
@@ -52,7 +79,7 @@ class AgreementVersion(models.Model):
     # SHA-256 of the canonical text (agreements.services.canonical_text); set on publish.
     text_sha256 = models.CharField(max_length=64, blank=True)
     published_at = models.DateTimeField(null=True, blank=True)
-    effective_at = models.DateTimeField()
+    effective_at = models.DateTimeField(validators=[effective_at_validator])
     reacceptance_days = models.PositiveIntegerField(
         default=30,
         validators=[MaxValueValidator(3650)],

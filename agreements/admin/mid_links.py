@@ -7,6 +7,8 @@ link's page; the reads are selectors (agreements.selectors.review_mids). Nothing
 anything.
 """
 
+from datetime import UTC, datetime
+
 from django import forms
 from django.contrib import admin
 from django.db.models import F, Q
@@ -34,6 +36,17 @@ from core.admin import ReadOnlyAdminMixin, SafeChangeListMixin
 # shows the queue, the evidence and the conflicts, and offers no action.
 REVIEW_PERMISSION = "agreements.change_midlink"
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
+# The validity window a reviewer may set: it starts no earlier than 2000-01-01 and no later
+# than a year from now, and if it has an end, that end is still to come.
+EARLIEST_VALID_FROM = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def _a_year_from_now() -> datetime:
+    now = timezone.now()
+    try:
+        return now.replace(year=now.year + 1)
+    except ValueError:  # 29 February
+        return now.replace(year=now.year + 1, day=28)
 
 
 def _datetime_input() -> forms.DateTimeInput:
@@ -63,8 +76,32 @@ class VerifyForm(DecisionForm):
         zone = timezone.get_current_timezone_name()
         self.fields["valid_from"].help_text %= {"tz": zone}
 
+    def clean_valid_from(self):
+        start = self.cleaned_data["valid_from"]
+        if start is None:
+            return start
+        if start < EARLIEST_VALID_FROM:
+            raise forms.ValidationError("The start cannot be before 2000-01-01.", code="too_early")
+        if start > _a_year_from_now():
+            raise forms.ValidationError(
+                "The start must be within a year from now; verify the link closer to the date.",
+                code="too_late",
+            )
+        return start
+
+    def clean_valid_until(self):
+        end = self.cleaned_data["valid_until"]
+        if end is not None and end <= timezone.now():
+            raise forms.ValidationError(
+                "The end must be in the future: a window that has already ended grants nothing.",
+                code="ended",
+            )
+        return end
+
     def clean(self):
         cleaned = super().clean()
+        if self.has_error("valid_from") or self.has_error("valid_until"):
+            return cleaned
         start, end = cleaned.get("valid_from"), cleaned.get("valid_until")
         if end is not None and end <= (start or timezone.now()):
             self.add_error("valid_until", "The end must be after the start.")

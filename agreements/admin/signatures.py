@@ -349,7 +349,7 @@ class AgreementScheduleLineAdmin(
     )
     list_filter = ("status", "agreement__status")
     search_fields = (
-        "mid",
+        "=mid",
         *(f"agreement__{field}" for field in PROVIDER_SEARCH),
         "agreement__signer_name",
         "agreement__signer__email",

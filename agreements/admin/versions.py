@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.http import HttpResponseRedirect
 from django.utils import formats, timezone
 from django.utils.dateformat import format as date_format
+from django.utils.html import format_html
 
 from accounts.admin import ReviewQueueMixin, pending_first, pending_summary
 from accounts.admin_decisions import DecisionForm, decision_action
@@ -26,6 +27,7 @@ from agreements.selectors.review import (
     reacceptance_deadline,
     versions_for_review,
 )
+from agreements.services.versions import DRAFT_CHANGED, agreement_version_fingerprint
 from core.admin import SafeChangeListMixin
 from core.errors import DomainError
 
@@ -67,43 +69,127 @@ class AgreementVersionForm(forms.ModelForm):
         help_text="The provider types that must sign this version.",
     )
 
+    # What the editor loaded (agreement_version_fingerprint), posted back with the edit: the
+    # service refuses the save if the draft changed meanwhile. Only on a draft's change form.
+    loaded_fingerprint = forms.CharField(widget=forms.HiddenInput, required=False)
+
     class Meta:
         model = AgreementVersion
         fields = EDITABLE_FIELDS
-        help_texts = {"effective_at": "From when the version is the one to sign."}
+        help_texts = {
+            "effective_at": "From when the version is the one to sign (between 2000-01-01 and "
+            "ten years from now)."
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.current_fingerprint = ""
+        if self.instance.pk is not None:
+            self.current_fingerprint = agreement_version_fingerprint(self.instance)
+            self.fields["loaded_fingerprint"].initial = self.current_fingerprint
+            self.fields["loaded_fingerprint"].required = True
+        else:
+            del self.fields["loaded_fingerprint"]
+
+    def clean_loaded_fingerprint(self) -> str:
+        # Early and friendly: the form keeps the editor's input. The service checks again
+        # under the row lock, where an edit landing after this check is refused too.
+        loaded = self.cleaned_data["loaded_fingerprint"]
+        if loaded != self.current_fingerprint:
+            raise forms.ValidationError(DRAFT_CHANGED + ".", code="stale")
+        return loaded
+
+    def clean(self):
+        cleaned = super().clean()
+        if "loaded_fingerprint" in self.errors:
+            # Shown at the top too: the field itself is hidden.
+            self.add_error(None, DRAFT_CHANGED + ".")
+        return cleaned
+
+
+class PinnedTextWidget(forms.HiddenInput):
+    """The full text of a draft as the confirmation page shows it, and a hidden input posting
+    back the SHA-256 of that text: publishing then freezes exactly what was shown."""
+
+    def __init__(self, *, text: str, digest: str):
+        super().__init__()
+        self.text, self.digest = text, digest
+
+    @property
+    def is_hidden(self) -> bool:
+        return False  # the text is shown, with its label
+
+    def render(self, name, value, attrs=None, renderer=None):
+        hidden = super().render(name, value, attrs, renderer)
+        return format_html(
+            '<pre style="white-space: pre-wrap; max-height: 30em; overflow: auto; '
+            'border: 1px solid #ccc; padding: 0.5em">{}</pre><p>SHA-256: <code>{}</code></p>{}',
+            self.text,
+            self.digest,
+            hidden,
+        )
+
+
+def pinned_field_name(version: AgreementVersion) -> str:
+    return f"text_sha256_{version.pk}"
 
 
 class PublishForm(DecisionForm):
     """The confirmation page of "publish": no reason (the service records none), but an
-    explicit acknowledgement that the text is frozen, with the dates it will take effect."""
+    explicit acknowledgement that the text is frozen, with the dates it will take effect, and
+    each draft's full text with its SHA-256, posted back so that the text published is the
+    text shown (agreement_version_publish refuses otherwise)."""
 
     freeze = forms.BooleanField(
         label="Publish and freeze",
         help_text="The text can never be changed again; providers can sign it, and those on "
         "older versions must re-accept it by its re-acceptance deadline.",
     )
-    # What the selected versions will do, set per page by `publish_form_for`.
+    # What the selected versions will do, and the versions themselves, set per page by
+    # `publish_form_for`.
     details = ""
+    versions: tuple[AgreementVersion, ...] = ()
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         del self.fields["reason"]
         if self.details:
             self.fields["freeze"].help_text += " " + self.details
+        for version in self.versions:
+            digest = services.text_sha256(version.text)
+            self.fields[pinned_field_name(version)] = forms.CharField(
+                label=f"Text of {version}",
+                initial=digest,
+                max_length=64,
+                widget=PinnedTextWidget(text=version.text, digest=digest),
+                help_text="The text published is exactly this one: if the draft changes before "
+                "you confirm, nothing is published.",
+            )
+        self.order_fields([pinned_field_name(version) for version in self.versions])
 
 
 def publish_form_for(versions) -> type[PublishForm]:
-    """The confirmation form naming each version's effective date and deadline."""
+    """The confirmation form naming each version's effective date and deadline, and showing
+    each draft's text."""
+    versions = tuple(versions)
     details = "; ".join(
         f"{version.label}: in effect from {_when(version.effective_at)}, older versions "
         f"re-accepted by {_when(reacceptance_deadline(version))}"
         for version in versions
     )
-    return type("PublishForm", (PublishForm,), {"details": f"{details}." if details else ""})
+    drafts = tuple(version for version in versions if not version.is_published)
+    attrs = {"details": f"{details}." if details else "", "versions": drafts}
+    return type("PublishForm", (PublishForm,), attrs)
 
 
-def _publish(version: AgreementVersion, *, actor: User, reason: str, freeze: bool):
-    return services.agreement_version_publish(version=version, actor=actor)
+def _publish(version: AgreementVersion, *, actor: User, reason: str, freeze: bool, **pinned):
+    # A version the page did not show (published meanwhile, or not selected then) has no hash
+    # posted: "" never matches, so it is refused rather than published unseen.
+    return services.agreement_version_publish(
+        version=version,
+        actor=actor,
+        expected_text_sha256=pinned.get(pinned_field_name(version)) or "",
+    )
 
 
 def _when(moment) -> str:
@@ -192,7 +278,7 @@ class AgreementVersionAdmin(ReviewQueueMixin, SafeChangeListMixin, admin.ModelAd
             return [(None, {"fields": EDITABLE_FIELDS})]
         if not obj.is_published:
             return [
-                (None, {"fields": EDITABLE_FIELDS}),
+                (None, {"fields": (*EDITABLE_FIELDS, "loaded_fingerprint")}),
                 ("Publication", {"fields": ("state", "deadline", "created_at")}),
             ]
         return [
@@ -215,7 +301,12 @@ class AgreementVersionAdmin(ReviewQueueMixin, SafeChangeListMixin, admin.ModelAd
             changes = {name: data[name] for name in form.changed_data if name in data}
             if not changes:
                 return
-            saved = services.agreement_version_update(version=obj, actor=request.user, **changes)
+            saved = services.agreement_version_update(
+                version=obj,
+                actor=request.user,
+                expected_fingerprint=form.cleaned_data["loaded_fingerprint"],
+                **changes,
+            )
         else:
             saved = services.agreement_version_create(actor=request.user, **data)
         # The admin goes on with `obj` (its log entry, the redirect): make it the saved row.

@@ -6,7 +6,7 @@ permissions decide who reaches them.
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db.models import (
     Count,
@@ -21,7 +21,7 @@ from django.db.models import (
     Subquery,
     Value,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Least
 
 from accounts.models import Membership
 from accounts.selectors import PendingCount, pending_count, provider_membership_of
@@ -140,9 +140,23 @@ def agreement_signer_membership(*, agreement: Agreement) -> Membership | None:
     return provider_membership_of(provider_id=agreement.provider_id, user=agreement.signer)
 
 
+# The latest deadline shown. The services bound effective_at and reacceptance_days, but a row
+# written around them (9999-12-31) must not push the deadline past what Python's datetime (and
+# so psycopg) can hold, in any time zone: the deadline is capped here, in Python and in SQL.
+DEADLINE_CAP = datetime(9999, 12, 31, tzinfo=UTC)
+# Keeps `effective_at + days` inside PostgreSQL's range before the cap applies.
+DEADLINE_MAX_DAYS = 1_000_000
+
+
 def reacceptance_deadline(version: AgreementVersion) -> datetime:
-    """Until when holders of an older version keep access once this one is in effect."""
-    return version.effective_at + timedelta(days=version.reacceptance_days)
+    """Until when holders of an older version keep access once this one is in effect
+    (effective_at + reacceptance_days, at most DEADLINE_CAP)."""
+    days = min(version.reacceptance_days, DEADLINE_MAX_DAYS)
+    try:
+        deadline = version.effective_at + timedelta(days=days)
+    except OverflowError:
+        return DEADLINE_CAP
+    return min(deadline, DEADLINE_CAP)
 
 
 def versions_for_review(queryset: QuerySet[AgreementVersion]) -> QuerySet[AgreementVersion]:
@@ -151,7 +165,7 @@ def versions_for_review(queryset: QuerySet[AgreementVersion]) -> QuerySet[Agreem
     - `accepted_count`: providers whose signature on it staff approved (ACCEPTED_STATUSES);
     - `in_force_count`: providers whose agreement on it is APPROVED now;
     - `awaiting_count`: providers whose signature on it awaits review (SUBMITTED);
-    - `deadline`: the re-acceptance deadline, effective_at + reacceptance_days.
+    - `deadline`: the re-acceptance deadline, as reacceptance_deadline computes it.
     """
     provider = "agreements__provider"
     status = "agreements__status"
@@ -165,8 +179,14 @@ def versions_for_review(queryset: QuerySet[AgreementVersion]) -> QuerySet[Agreem
         awaiting_count=Count(
             provider, filter=Q(**{status: AgreementStatus.SUBMITTED}), distinct=True
         ),
-        deadline=ExpressionWrapper(
-            F("effective_at") + F("reacceptance_days") * Value(timedelta(days=1)),
+        deadline=Least(
+            ExpressionWrapper(
+                F("effective_at")
+                + Least(F("reacceptance_days"), Value(DEADLINE_MAX_DAYS))
+                * Value(timedelta(days=1)),
+                output_field=DateTimeField(),
+            ),
+            Value(DEADLINE_CAP, output_field=DateTimeField()),
             output_field=DateTimeField(),
         ),
     )

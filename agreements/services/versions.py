@@ -1,6 +1,7 @@
 """Agreement versions: drafts, publication (which freezes the text) and text hashes."""
 
 import hashlib
+import json
 import unicodedata
 from collections.abc import Iterable
 from datetime import datetime
@@ -52,6 +53,25 @@ def text_sha256(text: str) -> str:
     return hashlib.sha256(canonical_text(text).encode("utf-8")).hexdigest()
 
 
+DRAFT_CHANGED = "This draft changed since you opened it; reload"
+
+
+def agreement_version_fingerprint(version: AgreementVersion) -> str:
+    """A digest of what an editor loaded: the text's SHA-256 and the other editable fields.
+
+    The admin posts it back with an edit; agreement_version_update compares it under the row
+    lock, so a save never silently overwrites another reviewer's edit made meanwhile.
+    """
+    loaded = {
+        "text_sha256": text_sha256(version.text),
+        "label": version.label,
+        "effective_at": version.effective_at.isoformat(),
+        "reacceptance_days": version.reacceptance_days,
+        "applies_to": sorted(version.applies_to),
+    }
+    return hashlib.sha256(json.dumps(loaded, sort_keys=True).encode("utf-8")).hexdigest()
+
+
 def _validate_applies_to(applies_to: Iterable[str]) -> list[str]:
     values = sorted(set(applies_to))
     unknown = [value for value in values if value not in ProviderType.values]
@@ -100,9 +120,17 @@ def agreement_version_create(
 
 @transaction.atomic
 def agreement_version_update(
-    *, version: AgreementVersion, actor: User | None = None, **changes: Any
+    *,
+    version: AgreementVersion,
+    actor: User | None = None,
+    expected_fingerprint: str | None = None,
+    **changes: Any,
 ) -> AgreementVersion:
-    """Edit a draft. A published version is immutable: refused, nothing changes."""
+    """Edit a draft. A published version is immutable: refused, nothing changes.
+
+    `expected_fingerprint` (agreement_version_fingerprint of the draft as the editor loaded
+    it): refused, nothing changes, when the draft changed since.
+    """
     unknown = set(changes) - VERSION_EDITABLE_FIELDS
     if unknown:
         raise DomainError(f"These fields cannot be edited: {', '.join(sorted(unknown))}.")
@@ -112,6 +140,10 @@ def agreement_version_update(
             f"{locked} was published on {locked.published_at:%Y-%m-%d %H:%M} UTC and can no "
             "longer be changed; publish a new version instead."
         )
+    if expected_fingerprint is not None and expected_fingerprint != agreement_version_fingerprint(
+        locked
+    ):
+        raise DomainError(f"{DRAFT_CHANGED} it and make your edit again. Nothing was saved.")
     if "text" in changes:
         changes["text"] = canonical_text(changes["text"])
     if "applies_to" in changes:
@@ -136,14 +168,28 @@ def agreement_version_update(
 
 @transaction.atomic
 def agreement_version_publish(
-    *, version: AgreementVersion, actor: User | None = None
+    *,
+    version: AgreementVersion,
+    actor: User | None = None,
+    expected_text_sha256: str | None = None,
 ) -> AgreementVersion:
-    """Freeze the text, record its hash and make it signable. Affects every provider's access."""
+    """Freeze the text, record its hash and make it signable. Affects every provider's access.
+
+    `expected_text_sha256` (the hash of the text the publisher was shown): refused, nothing
+    changes, unless the draft's text still hashes to it.
+    """
     locked = AgreementVersion.objects.select_for_update(no_key=True).get(pk=version.pk)
     if locked.is_published:
         raise ImmutableRecord(f"{locked} is already published.")
+    digest = text_sha256(locked.text)
+    if expected_text_sha256 is not None and expected_text_sha256 != digest:
+        raise DomainError(
+            f"{locked}'s text changed since the confirmation page showed it (it now hashes to "
+            f"{digest[:12]}…); nothing was published. Open the page again, read the text and "
+            "confirm."
+        )
     locked.published_at = timezone.now()
-    locked.text_sha256 = text_sha256(locked.text)
+    locked.text_sha256 = digest
     locked.save(update_fields=["published_at", "text_sha256"])
     audit_record(
         subject=locked,

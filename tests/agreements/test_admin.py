@@ -335,3 +335,16 @@ def test_read_only_models_stay_untouched_by_a_changelist_post(admin_client, doma
 
     assert MidLink.objects.filter(pk=domain["mid_link"].pk).exists()
     assert AuditEntry.objects.count() == 1
+
+
+def test_schedule_lines_are_searched_by_the_exact_mid(admin_client):
+    line = ScheduleLineFactory(mid="712345")
+    other = ScheduleLineFactory(mid="612345")
+    url = reverse("admin:agreements_agreementscheduleline_changelist")
+
+    exact = admin_client.get(url, {"q": "712345"})
+    partial = admin_client.get(url, {"q": "12345"})
+
+    assert list(exact.context["cl"].result_list) == [line]
+    assert other not in partial.context["cl"].result_list
+    assert partial.context["cl"].result_count == 0

@@ -697,3 +697,51 @@ def test_a_closed_provider_is_still_shown_as_the_owner(admin_client):
 
     assert "Gone Shipping Co." in response.text
     assert "Closed" in response.text
+
+
+def _in(**delta) -> str:
+    return local(timezone.now() + timedelta(**delta))
+
+
+@pytest.mark.parametrize(
+    ("fields", "field_with_error", "words"),
+    [
+        ({"valid_from": _in(days=-30), "valid_until": _in(days=-1)}, "valid_until", "future"),
+        ({"valid_until": _in(minutes=-5)}, "valid_until", "future"),
+        ({"valid_from": "9999-01-01T00:00"}, "valid_from", "year"),
+        ({"valid_from": _in(days=367)}, "valid_from", "year"),
+        ({"valid_from": "1999-12-31T23:00"}, "valid_from", "2000"),
+    ],
+)
+def test_verify_refuses_a_window_in_the_past_or_far_away(
+    admin_client, fields, field_with_error, words
+):
+    link = claim(ProviderFactory(), mid="902345678")
+
+    response = decide(admin_client, "verify_links", [link], reason="Checked.", **fields)
+
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert list(errors) == [field_with_error]
+    assert words in " ".join(errors[field_with_error])
+    link.refresh_from_db()
+    assert link.status == MidLinkStatus.REQUESTED
+
+
+def test_verify_accepts_a_window_that_started_and_one_that_starts_within_a_year(admin_client):
+    started = claim(ProviderFactory(), mid="902345678")
+    later = claim(ProviderFactory(), mid="903456789")
+
+    decide(admin_client, "verify_links", [started], reason="Ok.", valid_from=_in(days=-3))
+    decide(
+        admin_client,
+        "verify_links",
+        [later],
+        reason="Ok.",
+        valid_from=_in(days=300),
+        valid_until=_in(days=400),
+    )
+
+    started.refresh_from_db()
+    later.refresh_from_db()
+    assert (started.status, later.status) == (MidLinkStatus.VERIFIED, MidLinkStatus.VERIFIED)

@@ -14,7 +14,9 @@ from django.utils import formats, timezone
 from agreements import services
 from agreements.constants import AgreementStatus
 from agreements.models import AgreementVersion
-from core.errors import ImmutableRecord
+from agreements.selectors.review import DEADLINE_CAP, reacceptance_deadline
+from agreements.services.versions import agreement_version_fingerprint
+from core.errors import DomainError, ImmutableRecord
 from core.models import AuditEntry
 from tests.factories import (
     AgreementFactory,
@@ -116,7 +118,9 @@ def test_a_draft_is_edited_through_the_service(client, staff):
     url = _change(version)
 
     page = client.get(url)
-    response = client.post(url, _form(label="2026-08", text="New clause.\n"))
+    response = client.post(
+        url, _form(label="2026-08", text="New clause.\n", loaded_fingerprint=_fingerprint_of(page))
+    )
 
     assert page.status_code == 200
     assert page.context["has_change_permission"] is True
@@ -136,8 +140,10 @@ def test_a_draft_is_edited_through_the_service(client, staff):
 
 def test_saving_a_draft_unchanged_writes_no_audit_entry(client):
     version = _draft(effective_at=datetime(2026, 7, 1, tzinfo=ZoneInfo("UTC")))
-    initial = client.get(_change(version)).context["adminform"].form.initial
+    page = client.get(_change(version))
+    initial = page.context["adminform"].form.initial
     unchanged = _form(
+        loaded_fingerprint=_fingerprint_of(page),
         label=version.label,
         text=version.text,
         reacceptance_days=str(version.reacceptance_days),
@@ -158,8 +164,9 @@ def test_a_service_refusal_on_save_is_shown_and_nothing_is_kept(client, monkeypa
     def published_meanwhile(**kwargs):
         raise ImmutableRecord(f"{version} is already published.")
 
+    loaded = _fingerprint_of(client.get(_change(version)))
     monkeypatch.setattr(services, "agreement_version_update", published_meanwhile)
-    response = client.post(_change(version), _form(label="2026-09"))
+    response = client.post(_change(version), _form(label="2026-09", loaded_fingerprint=loaded))
 
     assert response.status_code == 302
     assert messages_of(response) == [f"{version} is already published."]
@@ -204,11 +211,12 @@ def test_publish_asks_for_confirmation_and_then_freezes_the_version(
     version = _draft(text="Clause 1.\n")
 
     page = open_reason_page(client, LIST, "publish_versions", [version])
-    unconfirmed = decide(client, LIST, "publish_versions", [version])
+    shown = {_publish_field(version): services.text_sha256("Clause 1.\n")}
+    unconfirmed = decide(client, LIST, "publish_versions", [version], **shown)
     version.refresh_from_db()
     assert version.published_at is None
     with django_capture_on_commit_callbacks(execute=True):
-        done = decide(client, LIST, "publish_versions", [version], freeze="on")
+        done = decide(client, LIST, "publish_versions", [version], freeze="on", **shown)
 
     assert page.status_code == 200
     assert 'name="freeze"' in page.text and 'name="reason"' not in page.text
@@ -349,3 +357,190 @@ def test_drafting_needs_the_add_permission_and_publishing_the_change_permission(
     assert added.status_code == 302
     version.refresh_from_db()
     assert version.published_at is None
+
+
+# --- Review fixes (issue 8) --------------------------------------------------------------------
+
+
+def _fingerprint_of(page) -> str:
+    return page.context["adminform"].form["loaded_fingerprint"].value()
+
+
+def _publish_field(version) -> str:
+    return f"text_sha256_{version.pk}"
+
+
+@pytest.mark.parametrize(("date", "time"), [("9999-12-31", "00:00:00"), ("1999-12-31", "23:59:59")])
+def test_an_effective_date_out_of_bounds_is_a_field_error_and_nothing_is_written(
+    client, date, time
+):
+    response = client.post(ADD, _form(effective_at_0=date, effective_at_1=time))
+
+    assert response.status_code == 200
+    assert set(response.context["adminform"].form.errors) == {"effective_at"}
+    assert not AgreementVersion.objects.exists()
+    assert not AuditEntry.objects.exists()
+
+
+def test_the_services_bound_the_effective_date():
+    too_late = timezone.now() + timedelta(days=3660)
+    too_early = datetime(1999, 12, 31, 23, 59, tzinfo=ZoneInfo("UTC"))
+    version = _draft()
+
+    for moment in (too_late, too_early):
+        with pytest.raises(DomainError) as refused:
+            _draft(label="late", effective_at=moment)
+        assert set(refused.value.field_errors) == {"effective_at"}
+        with pytest.raises(DomainError) as refused:
+            services.agreement_version_update(version=version, effective_at=moment)
+        assert set(refused.value.field_errors) == {"effective_at"}
+
+    version.refresh_from_db()
+    assert AgreementVersion.objects.count() == 1
+    assert version.effective_at > timezone.now()
+    assert not AuditEntry.objects.filter(action="agreement_version_update").exists()
+
+
+@pytest.mark.parametrize("days", [30, 3650, 2_147_483_647])
+def test_a_far_future_row_written_directly_does_not_break_the_pages(client, days):
+    far = datetime(9999, 12, 31, tzinfo=ZoneInfo("UTC"))
+    version = AgreementVersion.objects.create(
+        label="far",
+        text="Clause.\n",
+        effective_at=far,
+        reacceptance_days=days,
+        applies_to=["SERVICE_PROVIDER"],
+    )
+    AgreementVersionFactory(label="normal")
+
+    listing = client.get(LIST)
+    by_deadline = client.get(LIST, {"o": "4"})
+    change = client.get(_change(version))
+    publish = open_reason_page(client, LIST, "publish_versions", [version])
+
+    assert [r.status_code for r in (listing, by_deadline, change, publish)] == [200] * 4
+    rows = {row.label: row for row in listing.context["cl"].result_list}
+    assert rows["far"].deadline == reacceptance_deadline(version) == DEADLINE_CAP
+    assert _shown(DEADLINE_CAP) in listing.text
+
+
+def test_the_publish_page_shows_the_full_text_and_its_hash(client):
+    version = _draft(text="Clause 1: <b>data</b> stays with USPS.\nClause 2.\n")
+
+    page = open_reason_page(client, LIST, "publish_versions", [version])
+
+    digest = services.text_sha256(version.text)
+    assert "Clause 1: &lt;b&gt;data&lt;/b&gt; stays with USPS.\nClause 2." in page.text
+    assert digest in page.text
+    assert f'name="{_publish_field(version)}" value="{digest}"' in page.text
+
+
+def test_publishing_pins_the_text_the_reviewer_saw(client):
+    version = _draft(text="Clause 1.\n")
+    page = open_reason_page(client, LIST, "publish_versions", [version])
+    seen = page.context["form"][_publish_field(version)].value()
+
+    # Reviewer B edits the draft while A reads the confirmation page.
+    services.agreement_version_update(version=version, text="Clause 1, rewritten by B.\n")
+    response = decide(
+        client, LIST, "publish_versions", [version], freeze="on", **{_publish_field(version): seen}
+    )
+
+    (message,) = messages_of(response)
+    assert "changed since" in message
+    version.refresh_from_db()
+    assert version.published_at is None and version.text_sha256 == ""
+    assert version.text == "Clause 1, rewritten by B.\n"
+    assert not AuditEntry.objects.filter(action="agreement_version_publish").exists()
+
+
+@pytest.mark.parametrize("posted", [None, "", "0" * 64, "not a hash"])
+def test_publishing_without_the_shown_hash_publishes_nothing(client, posted):
+    version = _draft()
+    fields = {} if posted is None else {_publish_field(version): posted}
+
+    response = decide(client, LIST, "publish_versions", [version], freeze="on", **fields)
+
+    assert response.status_code in {200, 302}
+    version.refresh_from_db()
+    assert version.published_at is None
+
+
+def test_the_publish_service_refuses_a_stale_hash_and_accepts_the_current_one():
+    version = _draft(text="Clause 1.\n")
+    stale = services.text_sha256("Clause 1.\n")
+    services.agreement_version_update(version=version, text="Clause 2.\n")
+
+    with pytest.raises(DomainError):
+        services.agreement_version_publish(version=version, expected_text_sha256=stale)
+    version.refresh_from_db()
+    assert version.published_at is None
+
+    current = services.text_sha256("Clause 2.\r\n")  # the canonical form is what is hashed
+    published = services.agreement_version_publish(version=version, expected_text_sha256=current)
+    assert published.text_sha256 == current
+
+
+def test_a_draft_edited_by_someone_else_meanwhile_is_not_overwritten(client):
+    version = _draft(text="Clause 1.\n")
+    page = client.get(_change(version))
+    loaded = _fingerprint_of(page)
+    assert f'name="loaded_fingerprint" value="{loaded}"' in page.text
+
+    services.agreement_version_update(version=version, text="B's clause.\n")
+    response = client.post(_change(version), _form(text="A's clause.\n", loaded_fingerprint=loaded))
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert "This draft changed since you opened it; reload" in str(errors)
+    version.refresh_from_db()
+    assert version.text == "B's clause.\n"
+    assert AuditEntry.objects.filter(action="agreement_version_update").count() == 1
+
+
+def test_an_edit_landing_between_the_form_check_and_the_save_is_refused(client, monkeypatch):
+    version = _draft(text="Clause 1.\n")
+    loaded = _fingerprint_of(client.get(_change(version)))
+    update = services.agreement_version_update
+
+    def b_edits_first(**kwargs):
+        update(version=version, text="B's clause.\n")
+        return update(**kwargs)
+
+    monkeypatch.setattr(services, "agreement_version_update", b_edits_first)
+    response = client.post(_change(version), _form(text="A's clause.\n", loaded_fingerprint=loaded))
+
+    assert response.status_code in {200, 302}
+    assert "This draft changed since you opened it; reload" in " ".join(messages_of(response))
+    version.refresh_from_db()
+    assert version.text == "Clause 1.\n"  # the whole request was rolled back
+
+
+def test_an_edit_without_the_loaded_token_is_refused(client):
+    version = _draft(text="Clause 1.\n")
+
+    response = client.post(_change(version), _form(text="A's clause.\n"))
+
+    assert response.status_code == 200
+    assert "loaded_fingerprint" in response.context["adminform"].form.errors
+    version.refresh_from_db()
+    assert version.text == "Clause 1.\n"
+
+
+def test_the_update_service_refuses_a_stale_fingerprint():
+    version = _draft(text="Clause 1.\n")
+    loaded = agreement_version_fingerprint(version)
+    services.agreement_version_update(version=version, reacceptance_days=45)
+
+    with pytest.raises(DomainError, match="changed since you opened it"):
+        services.agreement_version_update(
+            version=version, text="Mine.\n", expected_fingerprint=loaded
+        )
+    version.refresh_from_db()
+    assert version.text == "Clause 1.\n"
+
+    fresh = agreement_version_fingerprint(version)
+    saved = services.agreement_version_update(
+        version=version, text="Mine.\n", expected_fingerprint=fresh
+    )
+    assert saved.text == "Mine.\n"
