@@ -42,7 +42,7 @@ from agreements.constants import (
     BAD_REQUEST_REASONS,
     ReasonCode,
 )
-from agreements.decision_queries import VersionRow
+from agreements.decision_queries import VersionRow, grants_for_mids
 from agreements.decision_queries import grants as _grants
 from agreements.decision_queries import provider_state as _provider_state
 from core import access_cache
@@ -199,6 +199,55 @@ def decide_for_number(
     return decide(provider=provider, mid=number.mid, projected_to=projected_to)
 
 
+def decide_many(*, provider: Provider, mids: list[str]) -> dict[str, Decision]:
+    """`decide` for each of `mids` now, for pages that show a provider's every MID: cached
+    answers in one cache round trip, the rest from 2 queries in all (not 2 per MID). Same
+    rules, same caching, same failing closed as `decide`."""
+    now = timezone.now()
+    provider_id = provider.pk
+    results: dict[str, Decision] = {}
+    wanted = list(dict.fromkeys(mids))
+    for mid in wanted:
+        if not isinstance(mid, str) or not is_valid_mid(mid):
+            results[mid] = decide(provider=provider, mid=mid)
+    wanted = [mid for mid in wanted if mid not in results]
+    if not wanted:
+        return results
+    tokens = None
+    if not access_cache.is_dirty(provider_id):
+        try:
+            tokens = access_cache.current_tokens(provider_id)
+            hits = access_cache.get_many(provider_id, wanted, tokens)
+        except Exception:  # noqa: BLE001 - the cache is an optimisation
+            logger.warning("access cache unreachable; deciding from the database", exc_info=True)
+            tokens, hits = None, {}
+        for mid, cached in hits.items():
+            results[mid] = dataclasses.replace(cached, decided_at=now, from_cache=True)
+    misses = [mid for mid in wanted if mid not in results]
+    if not misses:
+        return results
+    try:
+        state = _provider_state(provider_id, now)
+        rows = grants_for_mids(provider_id, misses)
+        for mid in misses:
+            decision, valid_until = _evaluate(
+                provider_id, mid, now=now, state=state, grant_rows=rows[mid]
+            )
+            results[mid] = decision
+            if tokens is not None:
+                ttl = int((valid_until - now).total_seconds()) if valid_until else 10**9
+                try:
+                    access_cache.put(provider_id, mid, tokens, decision, ttl)
+                except Exception:  # noqa: BLE001
+                    logger.warning("access cache unreachable; decision not cached", exc_info=True)
+    except Exception:
+        logger.exception("access decisions failed for provider %s; denying", provider_id)
+        reason = Reason.of(ReasonCode.DECISION_ERROR)
+        for mid in misses:
+            results[mid] = _deny(provider_id, mid, reason, now=now)
+    return results
+
+
 def _decide_now_with_cache(provider_id: int, mid: str, now: datetime) -> Decision:
     if access_cache.is_dirty(provider_id):
         # This connection changed the provider's inputs and has not committed: the answer
@@ -281,12 +330,23 @@ def _coverage(
     return None, [Reason.of(ReasonCode.MID_NOT_AUTHORIZED, f"(MID {mid})")]
 
 
+_LOAD = object()  # _evaluate loads what it is not given
+
+
 def _evaluate(
-    provider_id: int, mid: str, *, now: datetime, projected_to: datetime | None = None
+    provider_id: int,
+    mid: str,
+    *,
+    now: datetime,
+    projected_to: datetime | None = None,
+    state: Any = _LOAD,
+    grant_rows: list[dict[str, Any]] | None = None,
 ) -> tuple[Decision, datetime | None]:
-    """Apply the rules from the database; also return when the answer could next change."""
+    """Apply the rules from the database; also return when the answer could next change.
+    `state` and `grant_rows`, when given, are the rows queries 1 and 2 would return."""
     at = projected_to or now
-    state = _provider_state(provider_id, at)
+    if state is _LOAD:
+        state = _provider_state(provider_id, at)
     if state is None:
         reason = Reason.of(ReasonCode.PROVIDER_NOT_ACTIVE)
         return _deny(provider_id, mid, reason, now=now, projected_to=projected_to), None
@@ -299,9 +359,9 @@ def _evaluate(
         reasons.append(agreement_problem)
     if state["billing_hold"]:
         reasons.append(Reason.of(ReasonCode.BILLING_HOLD))
-    basis, coverage_reasons = _coverage(
-        _grants(provider_id, mid), mid, at, agreement_problem, boundaries
-    )
+    if grant_rows is None:
+        grant_rows = _grants(provider_id, mid)
+    basis, coverage_reasons = _coverage(grant_rows, mid, at, agreement_problem, boundaries)
     reasons += [reason for reason in coverage_reasons if reason not in reasons]
     decision = Decision(
         allowed=not reasons,

@@ -94,10 +94,10 @@ def _provider_state_query(*, provider_id: int, at: datetime) -> QuerySet:
     )
 
 
-def _grants_query(*, provider_id: int, mid: str) -> QuerySet:
-    """Query 2: every verified link and approved schedule line (of an approved agreement)
-    for this provider and MID. Unordered: MidLink's default ordering would join the provider
-    only to sort by its name."""
+def _grants_union(*, provider_id: int, mids: Q, with_mid: bool) -> QuerySet:
+    """Every verified link and approved schedule line (of an approved agreement) of the
+    provider for the MIDs `mids` selects. Unordered: MidLink's default ordering would join the
+    provider only to sort by its name. `with_mid` adds the MID as a last column."""
     # A link an owner consented to counts only while that owner still holds the MID's verified
     # OWNED link (revoking it also revokes the consents: mid_link_revoke) and is not closed (a
     # closed owner can no longer revoke, so its consent ends with it: provider_close).
@@ -109,8 +109,9 @@ def _grants_query(*, provider_id: int, mid: str) -> QuerySet:
             status=MidLinkStatus.VERIFIED,
         ).exclude(provider__status=ProviderStatus.CLOSED)
     )
+    mid_column = ("mid",) if with_mid else ()
     links = (
-        MidLink.objects.filter(provider_id=provider_id, mid=mid, status=MidLinkStatus.VERIFIED)
+        MidLink.objects.filter(mids, provider_id=provider_id, status=MidLinkStatus.VERIFIED)
         .filter(Q(owner_provider__isnull=True) | owner_still_owns)
         .order_by()
         .values_list(
@@ -119,13 +120,14 @@ def _grants_query(*, provider_id: int, mid: str) -> QuerySet:
             "relation",
             "valid_from",
             "valid_until",
+            *mid_column,
         )
     )
     lines = (
         AgreementScheduleLine.objects.filter(
+            mids,
             agreement__provider_id=provider_id,
             agreement__status=AgreementStatus.APPROVED,
-            mid=mid,
             status=ScheduleLineStatus.APPROVED,
         )
         .order_by()
@@ -135,9 +137,15 @@ def _grants_query(*, provider_id: int, mid: str) -> QuerySet:
             Value("SCHEDULE", output_field=CharField()),
             Value(None, output_field=DateTimeField()),
             Value(None, output_field=DateTimeField()),
+            *mid_column,
         )
     )
     return links.union(lines, all=True)
+
+
+def _grants_query(*, provider_id: int, mid: str) -> QuerySet:
+    """Query 2: the grants that could cover one MID."""
+    return _grants_union(provider_id=provider_id, mids=Q(mid=mid), with_mid=False)
 
 
 # Compiled once per process: building the SQL cost more than running it (docs/benchmarks.md).
@@ -172,3 +180,13 @@ def grants(provider_id: int, mid: str) -> list[dict[str, Any]]:
     rows = _GRANTS.rows(provider_id=provider_id, mid=mid)
     # A UNION's columns are named after the first SELECT's, so key them by position.
     return [dict(zip(_GRANT_KEYS, row.values(), strict=True)) for row in rows]
+
+
+def grants_for_mids(provider_id: int, mids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Query 2 for many MIDs at once (a page deciding every MID of a provider): grants by MID.
+    Built by the ORM each call; one page pays that once, not once per MID."""
+    found: dict[str, list[dict[str, Any]]] = {mid: [] for mid in mids}
+    union = _grants_union(provider_id=provider_id, mids=Q(mid__in=mids), with_mid=True)
+    for *row, mid in union:
+        found[mid].append(dict(zip(_GRANT_KEYS, row, strict=True)))
+    return found

@@ -13,7 +13,7 @@ from agreements.constants import (
     MidLinkStatus,
     ScheduleLineStatus,
 )
-from agreements.decision import Decision, decide
+from agreements.decision import Decision, decide_many
 from agreements.models import Agreement, AgreementScheduleLine, MidLink
 
 StepState = Literal["done", "pending", "todo", "blocked", "not_needed"]
@@ -142,9 +142,8 @@ def access_panel(*, provider: Provider) -> list[AccessRow]:
         if status == ScheduleLineStatus.REQUESTED:
             label += " (pending review)"
         via.setdefault(mid, set()).add(label)
+    decisions = decide_many(provider=provider, mids=sorted(via))
     return [
-        AccessRow(
-            mid=mid, via=", ".join(sorted(labels)), decision=decide(provider=provider, mid=mid)
-        )
+        AccessRow(mid=mid, via=", ".join(sorted(labels)), decision=decisions[mid])
         for mid, labels in sorted(via.items())
     ]
