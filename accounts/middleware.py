@@ -44,6 +44,19 @@ class PortalContext:
     def can(self, permission: str) -> bool:
         return self.membership is not None and role_can(self.membership.role, permission)
 
+    def activate(self, provider_id: int) -> None:
+        """Act for a provider the user just joined or formed (this request's memberships were
+        read before that): the next request re-checks the membership as always."""
+        self._request.session[SESSION_KEY] = provider_id
+        self.__dict__.pop("memberships", None)
+        self.__dict__.pop("membership", None)
+
+    def leave(self) -> None:
+        """The user left the active provider: the next request picks another membership."""
+        self._request.session.pop(SESSION_KEY, None)
+        self.__dict__.pop("memberships", None)
+        self.__dict__.pop("membership", None)
+
     def switch_to(self, provider_id: int) -> bool:
         """Make `provider_id` active; False (and nothing changes) unless the user is a member."""
         chosen = next((m for m in self.memberships if m.provider_id == provider_id), None)

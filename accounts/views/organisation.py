@@ -8,7 +8,6 @@ from django.views.decorators.http import require_POST
 
 from accounts import services
 from accounts.forms.organisation import OrganisationForm
-from accounts.middleware import SESSION_KEY
 from accounts.portal import (
     PortalView,
     claim_submission,
@@ -41,7 +40,7 @@ class OrganisationCreateView(PortalView):
             release_submission(request, token)
             self.form_error(form, exc)
             return self._render(form)
-        request.session[SESSION_KEY] = provider.pk  # act for the new organisation
+        request.portal.activate(provider.pk)  # act for the new organisation
         messages.success(request, f"{provider} is registered and waits for review by postal staff.")
         return redirect("agreements:dashboard")
 

@@ -15,7 +15,6 @@ from django.urls import path, reverse
 from accounts import ratelimits, selectors, services
 from accounts.constants import INVITATION_TTL_DAYS_DEFAULT
 from accounts.forms.team import InviteForm, RoleChangeForm
-from accounts.middleware import SESSION_KEY
 from accounts.permissions import Permission, role_can_manage_role, roles_grantable_by
 from accounts.portal import (
     PortalView,
@@ -202,7 +201,7 @@ class MemberRemoveView(ProviderObjectView):
             messages.error(request, exc.message)
             return redirect("accounts:team")
         if leaving:
-            request.session.pop(SESSION_KEY, None)
+            request.portal.leave()
             messages.success(request, f"You have left {provider}.")
             return redirect("agreements:dashboard")
         messages.success(request, f"{membership.user} is no longer a member of {provider}.")
@@ -236,13 +235,13 @@ class InvitationAcceptView(PortalView):
             return self._invalid()
         invitation = self.invitation
         if invitation.accepted_by_id == request.user.pk:  # a second click on the button
-            request.session[SESSION_KEY] = invitation.provider_id
+            request.portal.activate(invitation.provider_id)
             return redirect("agreements:dashboard")
         try:
             services.invitation_accept(invitation=invitation, user=request.user)
         except DomainError as exc:
             return self._render(problem=exc.message, status=400)
-        request.session[SESSION_KEY] = invitation.provider_id
+        request.portal.activate(invitation.provider_id)
         messages.success(
             request,
             f"Welcome to {invitation.provider}: you are a member as "

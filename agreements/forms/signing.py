@@ -5,10 +5,8 @@ from django import forms
 
 from accounts.forms.uswds import UswdsForm
 from accounts.models import Provider
+from agreements.services.signatures import MAX_JUSTIFICATION_LENGTH, MAX_SCHEDULE_LINES
 from core.tracking_numbers import is_valid_mid
-
-MAX_SCHEDULE_LINES = 100
-MAX_JUSTIFICATION_LENGTH = 1000
 
 
 def parse_schedule(text: str) -> tuple[list[tuple[str, str]], list[str]]:

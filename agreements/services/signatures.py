@@ -33,6 +33,11 @@ def _lock_provider(provider_id: int) -> Provider:
 # --- Signing --------------------------------------------------------------------------------
 
 
+# A schedule is a short list of third-party MIDs with reasons, not a bulk import.
+MAX_SCHEDULE_LINES = 100
+MAX_JUSTIFICATION_LENGTH = 1000
+
+
 def _validate_schedule_lines(lines: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     cleaned: list[tuple[str, str]] = []
     seen: set[str] = set()
@@ -41,14 +46,26 @@ def _validate_schedule_lines(lines: Iterable[tuple[str, str]]) -> list[tuple[str
         if not is_valid_mid(mid):
             raise DomainError(
                 f"Schedule line MID {mid!r} is not valid: use 6 digits starting 0-8, "
-                "or 9 digits starting with 9."
+                "or 9 digits starting with 9.",
+                field="schedule",
             )
         if mid in seen:
-            raise DomainError(f"MID {mid} appears twice in the schedule.")
+            raise DomainError(f"MID {mid} appears twice in the schedule.", field="schedule")
         if not justification:
-            raise DomainError(f"Schedule line MID {mid} needs a justification.")
+            raise DomainError(f"Schedule line MID {mid} needs a justification.", field="schedule")
+        if len(justification) > MAX_JUSTIFICATION_LENGTH:
+            raise DomainError(
+                f"Schedule line MID {mid}: keep the justification under "
+                f"{MAX_JUSTIFICATION_LENGTH} characters.",
+                field="schedule",
+            )
         seen.add(mid)
         cleaned.append((mid, justification))
+        if len(cleaned) > MAX_SCHEDULE_LINES:
+            raise DomainError(
+                f"At most {MAX_SCHEDULE_LINES} schedule lines can be sent with one signature.",
+                field="schedule",
+            )
     return cleaned
 
 

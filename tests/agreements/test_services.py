@@ -492,3 +492,33 @@ def test_an_agreement_whose_text_hash_does_not_match_cannot_be_approved(forged):
 
     agreement.refresh_from_db()
     assert agreement.status == AgreementStatus.SUBMITTED
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        ([(f"{100000 + n}", "Asked by the shipper.") for n in range(101)], "At most 100"),
+        ([("123456", "x" * 1001)], "under 1000 characters"),
+    ],
+)
+def test_the_schedule_limits_hold_in_the_service_not_only_the_form(lines, message):
+    owner = UserFactory()
+    provider = ProviderFactory()
+    MembershipFactory(user=owner, provider=provider)
+    version = AgreementVersionFactory()
+
+    with pytest.raises(DomainError, match=message) as excinfo:
+        services.agreement_sign(
+            provider=provider,
+            version=version,
+            signer=owner,
+            signer_name="Pat Example",
+            signer_title="CEO",
+            attested_authority=True,
+            shown_text_sha256=version.text_sha256,
+            ip_address=None,
+            user_agent="pytest",
+            schedule_lines=lines,
+        )
+    assert list(excinfo.value.field_errors) == ["schedule"]
+    assert not Agreement.objects.exists()
