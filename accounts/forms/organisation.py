@@ -49,6 +49,3 @@ class OrganisationForm(UswdsForm):
     contact_email = forms.EmailField(label="Contact e-mail")
     contact_phone = forms.CharField(label="Contact phone", max_length=32)
     submission = forms.CharField(widget=forms.HiddenInput)
-
-    def type_help(self) -> dict[str, str]:
-        return {str(key): value for key, value in PROVIDER_TYPE_HELP.items()}

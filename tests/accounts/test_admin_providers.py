@@ -347,6 +347,7 @@ def test_a_decision_link_to_a_missing_provider_redirects(client):
     response = client.get(reverse("admin:accounts_provider_decide", args=[0, "close_providers"]))
 
     assert response.status_code == 302
+    assert response.url == reverse("admin:index")  # Django's answer for a missing object
 
 
 # --- Permissions ----------------------------------------------------------------------------

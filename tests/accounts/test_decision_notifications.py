@@ -62,8 +62,16 @@ def test_a_rolled_back_decision_queues_nothing(django_capture_on_commit_callback
     assert callbacks == []
 
 
-def test_a_decision_is_mailed_by_a_real_worker_after_commit(celery_worker, mailoutbox):
-    """Through Redis and an in-process worker: the task runs only once the decision commits."""
+def test_a_decision_is_mailed_by_a_real_worker_after_commit(celery_worker, monkeypatch):
+    """Through Redis and an in-process worker: the task is queued only once the decision
+    commits (watched on the real `delay`, no sleeps), then the worker sends the mail."""
+    from accounts.tasks import decision_notify_task
+
+    queued = []
+    real_delay = decision_notify_task.delay
+    monkeypatch.setattr(
+        decision_notify_task, "delay", lambda *args: queued.append(args) or real_delay(*args)
+    )
     provider = provider_with_team()
 
     with transaction.atomic():
@@ -71,11 +79,12 @@ def test_a_decision_is_mailed_by_a_real_worker_after_commit(celery_worker, mailo
             provider=provider, actor=None, reason="Unpaid invoice", cause="NON_PAYMENT"
         )
         decision_notify_on_commit(subject=provider)
-        time.sleep(0.3)  # the worker is running; nothing may be sent before the commit
-        assert mail.outbox == []
+        assert queued == []  # nothing reaches the broker before the commit
 
+    entry = AuditEntry.objects.get(action="provider_suspend")
+    assert queued == [(entry.pk,)]
     deadline = time.monotonic() + 15
     while not mail.outbox and time.monotonic() < deadline:
-        time.sleep(0.05)
+        time.sleep(0.05)  # waiting for the worker's result, not ordering anything
     (message,) = mail.outbox
     assert "Unpaid invoice" in message.body

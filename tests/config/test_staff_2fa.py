@@ -124,9 +124,12 @@ def test_a_code_is_accepted_only_once(client):
     code = current_code(staff_device(staff))
     assert sign_in(client, staff, otp_token=code).status_code == 302
 
-    replayed = sign_in(Client(), staff, otp_token=code)
+    second = Client()
+    replayed = sign_in(second, staff, otp_token=code)
 
     assert replayed.status_code == 200
+    assert "_auth_user_id" not in second.session
+    assert form_errors(replayed)  # told why, not silently shown the form again
 
 
 def test_a_wrong_password_with_the_right_code_does_not_sign_in(client):
