@@ -88,6 +88,30 @@ class DemoReport:
         return self.created > 0
 
 
+def _sign(
+    *,
+    provider: Provider,
+    version: AgreementVersion,
+    signer: User,
+    name: str,
+    title: str,
+    schedule_lines: list[tuple[str, str]],
+) -> Agreement:
+    """A signature on exactly the published text, as the portal's signing page makes it."""
+    return agreement_services.agreement_sign(
+        provider=provider,
+        version=version,
+        signer=signer,
+        signer_name=name,
+        signer_title=title,
+        attested_authority=True,
+        shown_text_sha256=version.text_sha256,
+        ip_address="127.0.0.1",
+        user_agent="seed_demo",
+        schedule_lines=schedule_lines,
+    )
+
+
 class _Seeder:
     def __init__(self) -> None:
         self.report = DemoReport()
@@ -273,16 +297,12 @@ class _Seeder:
         ).first()
         created = agreement is None
         if created:
-            agreement = agreement_services.agreement_sign(
+            agreement = _sign(
                 provider=provider,
                 version=version,
                 signer=signer,
-                signer_name="Dana Analyst",
-                signer_title="Chief Executive Officer",
-                attested_authority=True,
-                shown_text_sha256=version.text_sha256,
-                ip_address="127.0.0.1",
-                user_agent="seed_demo",
+                name="Dana Analyst",
+                title="Chief Executive Officer",
                 schedule_lines=[
                     (SCHEDULE_MID, "Regional shipper without API access asked us to report.")
                 ],
@@ -304,16 +324,12 @@ class _Seeder:
         agreement = Agreement.objects.filter(provider=provider, version=version).first()
         created = agreement is None
         if created:
-            agreement = agreement_services.agreement_sign(
+            agreement = _sign(
                 provider=provider,
                 version=version,
                 signer=signer,
-                signer_name="Riley Metrics",
-                signer_title="Chief Operating Officer",
-                attested_authority=True,
-                shown_text_sha256=version.text_sha256,
-                ip_address="127.0.0.1",
-                user_agent="seed_demo",
+                name="Riley Metrics",
+                title="Chief Operating Officer",
                 schedule_lines=[
                     (
                         REQUESTED_LINE_MID,

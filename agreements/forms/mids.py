@@ -1,12 +1,11 @@
 """The MID claim form. It checks shapes and keeps what was typed; mid_link_request decides
 (including what the letter really is: the form only passes the file on)."""
 
-import re
-
 from django import forms
 
 from accounts.forms.uswds import UswdsForm
-from agreements.constants import MID_REGEX, MidRelation
+from agreements.constants import MidRelation
+from core.tracking_numbers import is_valid_mid
 
 MID_HELP = (
     "6 digits starting with 0 to 8 (USPS gives these to high-volume mailers), or 9 digits "
@@ -76,7 +75,7 @@ class MidClaimForm(UswdsForm):
 
     def clean_mid(self) -> str:
         mid = "".join(self.cleaned_data["mid"].split())  # "901 234 567" is fine
-        if not re.fullmatch(MID_REGEX, mid):
+        if not is_valid_mid(mid):
             raise forms.ValidationError(
                 "A Mailer ID is 6 digits starting with 0 to 8, or 9 digits starting with 9."
             )

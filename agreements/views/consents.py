@@ -155,11 +155,15 @@ class ConsentGrantConfirmView(PortalView):
         return redirect("agreements:consents")
 
 
-class ConsentRequestApproveView(ScopedObjectView):
-    permission = Permission.MANAGE_CONSENTS
+class OwnersLinkView(ScopedObjectView):
+    """A view about one link to a MID the active provider owns (any other id is a 404)."""
 
     def get_queryset(self):
         return consent_links_for_owner(owner=self.provider)
+
+
+class ConsentRequestApproveView(OwnersLinkView):
+    permission = Permission.MANAGE_CONSENTS
 
     def post(self, request, pk):
         link = self.get_object()
@@ -172,7 +176,7 @@ class ConsentRequestApproveView(ScopedObjectView):
         return redirect("agreements:consents")
 
 
-class ConsentDecisionView(ScopedObjectView):
+class ConsentDecisionView(OwnersLinkView):
     """A decision that needs a reason (decline a request, revoke a grant): a page showing what
     is decided, with the reason form."""
 
@@ -227,9 +231,6 @@ class ConsentRequestDeclineView(ConsentDecisionView):
     button = "Decline the request"
     explanation = "The provider will not be able to read this Mailer ID. It sees your reason."
 
-    def get_queryset(self):
-        return consent_links_for_owner(owner=self.provider)
-
     def decide(self, *, link, reason: str) -> None:
         services.consent_decline(
             link=link, owner=self.provider, actor=self.request.user, reason=reason
@@ -245,9 +246,6 @@ class ConsentRevokeView(ConsentDecisionView):
     explanation = (
         "The provider loses access to this Mailer ID's tracking data at once. It sees your reason."
     )
-
-    def get_queryset(self):
-        return consent_links_for_owner(owner=self.provider)
 
     def decide(self, *, link, reason: str) -> None:
         services.consent_revoke(
