@@ -15,6 +15,9 @@ urlpatterns = [
     path("account/", include("allauth.urls")),
     path("", include("accounts.urls")),
     path("", include("agreements.urls")),
+    path("", include("tracking.urls")),
+    path("oauth2/v3/", include("tracking.oauth_urls")),
+    path("", include("tracking.api.urls")),
     path("healthz", healthz, name="healthz"),
     # Staff pages outside the ModelAdmins, before "admin/" (whose catch-all would answer first),
     # guarded like the admin itself: active staff with a verified second factor.

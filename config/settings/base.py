@@ -24,6 +24,9 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "rest_framework",
+    "oauth2_provider",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_celery_beat",
     # Domain apps, bottom layer first: each may import only the apps listed before it.
     "core",
@@ -183,7 +186,52 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # Every API error, whatever raised it, leaves in the USPS error envelope.
+    "EXCEPTION_HANDLER": "tracking.api.errors.usps_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Tracking Access Portal API",
+    "DESCRIPTION": (
+        "USPS-compatible Tracking 3.0 (legacy) and 3.2 endpoints, gated per Mailer ID by the "
+        "portal's access decision. Get a token at /oauth2/v3/token (client credentials)."
+    ),
+    "VERSION": "3.2.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- OAuth 2.0 (django-oauth-toolkit): client credentials, as USPS's oauth2/v3.
+OAUTH2_PROVIDER = {
+    # USPS tokens last 8 hours; USPS answers expires_in 28799.
+    "ACCESS_TOKEN_EXPIRE_SECONDS": env.int("API_TOKEN_EXPIRE_SECONDS", default=28799),
+    "SCOPES_BACKEND_CLASS": "tracking.oauth.AppScopes",
+    "OAUTH2_VALIDATOR_CLASS": "tracking.oauth.PortalOAuth2Validator",
+    # Tokens are stored as SHA-256 checksums only (RFC 9700): a database leak yields no token.
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+}
+
+# Named explicitly so migrations can depend on them (django-oauth-toolkit's swappable models).
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oauth2_provider.AccessToken"
+OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "oauth2_provider.RefreshToken"
+OAUTH2_PROVIDER_ID_TOKEN_MODEL = "oauth2_provider.IDToken"
+OAUTH2_PROVIDER_GRANT_MODEL = "oauth2_provider.Grant"
+
+# --- Tracking API
+# Calls per app per hour unless staff set a provider's quota (USPS's default product: 60).
+API_DEFAULT_QUOTA_PER_HOUR = env.int("API_DEFAULT_QUOTA_PER_HOUR", default=60)
+# After a secret rotation the old secret keeps working this long.
+API_SECRET_ROTATION_OVERLAP_HOURS = env.int("API_SECRET_ROTATION_OVERLAP_HOURS", default=24)
+# A token's cached authentication is re-read from the database at least this often
+# (revoking an app or token removes it from the cache at once).
+API_TOKEN_CACHE_SECONDS = env.int("API_TOKEN_CACHE_SECONDS", default=60)
+# Disclosure records are buffered in Redis and written in bulk by a Celery task.
+API_DISCLOSURE_DRAIN_BATCH = env.int("API_DISCLOSURE_DRAIN_BATCH", default=5000)
 
 # --- Celery
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")
@@ -209,6 +257,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "config.celery.heartbeat",
         "schedule": crontab(minute="*"),
         "options": {"expires": 50},
+    },
+    # Every 10 seconds: the buffered disclosure records into PostgreSQL, in bulk.
+    "drain-disclosures": {
+        "task": "tracking.tasks.drain_disclosures",
+        "schedule": 10.0,
+        "options": {"expires": 9},
     },
 }
 

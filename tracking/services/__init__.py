@@ -1,0 +1,1 @@
+"""Writes of the tracking app: API apps (apps.py), quotas (quotas.py)."""
