@@ -1,5 +1,32 @@
-"""Entry point: ``DJANGO_SETTINGS_MODULE=config.settings.dev python -m bench``."""
+"""Entry point: ``python -m bench [decisions|api [options]]`` (``make bench`` runs both).
 
-from bench.runner import main
+``decisions``: the parser and access-decision benchmarks (bench/runner.py); ``api``: the
+tracking API under load (bench/api_runner.py). Each rewrites its own sections of
+docs/benchmarks.md. With no argument both run, each in its own process, since each configures
+Django with its own settings.
+"""
 
-raise SystemExit(main())
+import subprocess
+import sys
+
+
+def _main(argv: list[str]) -> int:
+    if argv[:1] == ["decisions"]:
+        from bench.runner import main
+
+        return main()
+    if argv[:1] == ["api"]:
+        from bench.api_runner import main
+
+        return main(argv[1:])
+    if argv:
+        print(__doc__, file=sys.stderr)
+        return 2
+    for suite in ("decisions", "api"):
+        code = subprocess.call([sys.executable, "-m", "bench", suite])  # noqa: S603
+        if code:
+            return code
+    return 0
+
+
+raise SystemExit(_main(sys.argv[1:]))

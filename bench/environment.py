@@ -17,8 +17,12 @@ BENCH_REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/5")
 BENCH_CACHE_PREFIX = "portal-bench"
 
 
-def setup_django() -> None:
-    """Point the cache at the bench Redis db, then configure Django (dev settings by default)."""
+def setup_django(settings_module: str | None = None, *, fast_hashers: bool = True) -> None:
+    """Point the cache at the bench Redis db, then configure Django (dev settings by default;
+    ``settings_module`` forces another, e.g. the API benchmark's ``bench.settings``, whose
+    gunicorn must verify client secrets hashed here: it passes ``fast_hashers=False``)."""
+    if settings_module:
+        os.environ["DJANGO_SETTINGS_MODULE"] = settings_module
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
     # Forced, not defaulted: an inherited REDIS_URL could be the dev cache, which we clear.
     os.environ["REDIS_URL"] = BENCH_REDIS_URL
@@ -35,8 +39,9 @@ def setup_django() -> None:
             f"refusing to run: the cache is {location!r}, not the bench db {BENCH_REDIS_URL!r} "
             f"(settings module {os.environ['DJANGO_SETTINGS_MODULE']!r} overrides REDIS_URL)"
         )
-    # Users are created only to satisfy foreign keys; PBKDF2 would dominate the set-up time.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    if fast_hashers:
+        # Users are created only to satisfy foreign keys; PBKDF2 would dominate the set-up time.
+        settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def clear_bench_cache() -> None:
@@ -47,18 +52,18 @@ def clear_bench_cache() -> None:
 
 
 @contextmanager
-def bench_database() -> Iterator[str]:
-    """Create the throwaway test database, yield its name, and always destroy it."""
+def bench_database(name: str = BENCH_DB_NAME, *, keep: bool = False) -> Iterator[str]:
+    """Create the throwaway test database ``name``, yield it, and destroy it (unless ``keep``)."""
     from django.db import connection
 
-    connection.settings_dict["TEST"] = {**connection.settings_dict["TEST"], "NAME": BENCH_DB_NAME}
+    connection.settings_dict["TEST"] = {**connection.settings_dict["TEST"], "NAME": name}
     old_name = connection.settings_dict["NAME"]
-    name = connection.creation.create_test_db(
+    created = connection.creation.create_test_db(
         verbosity=0, autoclobber=True, keepdb=False, serialize=False
     )
     try:
-        if connection.settings_dict["NAME"] != BENCH_DB_NAME:
-            raise RuntimeError(f"expected to be connected to {BENCH_DB_NAME}, got {name}")
-        yield name
+        if connection.settings_dict["NAME"] != name:
+            raise RuntimeError(f"expected to be connected to {name}, got {created}")
+        yield created
     finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0, keepdb=False)
+        connection.creation.destroy_test_db(old_name, verbosity=0, keepdb=keep)

@@ -4,6 +4,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from bench import sections
 from bench.environment import BENCH_DB_NAME, bench_database, clear_bench_cache, setup_django
 from bench.progress import Progress, status
 from bench.timing import REPETITIONS, measure_pair
@@ -29,7 +30,11 @@ def main() -> int:
         clear_bench_cache()
         status(f"cleaned up ({BENCH_DB_NAME} dropped, bench cache cleared)")
     seconds = time.perf_counter() - clock
-    report.REPORT_PATH.write_text(report.render_markdown(rows, info, checks, started, seconds))
+    text = report.render_markdown(rows, info, checks, started, seconds)
+    if report.REPORT_PATH.exists():  # the tracking API's section is another run's: kept
+        kept = sections.extract(report.REPORT_PATH.read_text(), sections.API_HEADING)
+        text = text.rstrip() + "\n\n" + kept if kept else text
+    report.REPORT_PATH.write_text(text)
     print(report.render_text(rows))
     status(f"wrote docs/benchmarks.md in {seconds:.0f} s")
     return 0

@@ -1,19 +1,28 @@
 """Site-wide request middleware."""
 
+import json
+
 from django.http import (
     HttpRequest,
     HttpResponse,
     HttpResponseBadRequest,
+    JsonResponse,
     QueryDict,
     UnreadablePostError,
 )
+
+from tracking.api.errors import Problem, envelope
 
 NUL = "\x00"
 NUL_MESSAGE = "Request parameters must not contain NUL characters."
 
 
-def _has_nul(data: QueryDict) -> bool:
-    return any(NUL in key or any(NUL in value for value in values) for key, values in data.lists())
+def _nul_parameter(data: QueryDict) -> str | None:
+    """The first parameter whose name or value holds NUL (its name made printable), or None."""
+    for key, values in data.lists():
+        if NUL in key or any(NUL in value for value in values):
+            return key.replace(NUL, "\ufffd")
+    return None
 
 
 class RejectNulBytesMiddleware:
@@ -32,17 +41,35 @@ class RejectNulBytesMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if _has_nul(request.GET) or self._post_has_nul(request):
-            return HttpResponseBadRequest(NUL_MESSAGE, content_type="text/plain; charset=utf-8")
+        parameter = _nul_parameter(request.GET) or self._post_nul_parameter(request)
+        if parameter is not None:
+            return self._refusal(request.path, parameter)
         return self.get_response(request)
 
     @staticmethod
-    def _post_has_nul(request: HttpRequest) -> bool:
+    def _refusal(path: str, parameter: str) -> HttpResponse:
+        """400 in the shape the caller's client parses: the USPS envelope on the tracking API,
+        the RFC 6749 error body on OAuth, plain text elsewhere."""
+        if path.startswith("/tracking/v3"):
+            version = "/tracking/v3r2" if path.startswith("/tracking/v3r2") else "/tracking/v3"
+            body = envelope(
+                status_code=400,
+                problems=[Problem(400, "invalid", NUL_MESSAGE, parameter=parameter)],
+                api_version=version,
+            )
+            return JsonResponse(body, status=400)
+        if path.startswith("/oauth2/"):
+            body = {"error": "invalid_request", "error_description": NUL_MESSAGE}
+            return HttpResponse(json.dumps(body), status=400, content_type="application/json")
+        return HttpResponseBadRequest(NUL_MESSAGE, content_type="text/plain; charset=utf-8")
+
+    @staticmethod
+    def _post_nul_parameter(request: HttpRequest) -> str | None:
         if request.method != "POST":
-            return False
+            return None
         try:
-            return _has_nul(request.POST)
+            return _nul_parameter(request.POST)
         except UnreadablePostError:
             # The client went away mid-body; CsrfViewMiddleware and the view handle that as
             # they always have.
-            return False
+            return None

@@ -18,6 +18,8 @@ urlpatterns = [
     path("", include("tracking.urls")),
     path("oauth2/v3/", include("tracking.oauth_urls")),
     path("", include("tracking.api.urls")),
+    path("", include("billing.urls")),
+    path("stripe/webhook/", include("billing.webhook_urls")),
     path("healthz", healthz, name="healthz"),
     # Staff pages outside the ModelAdmins, before "admin/" (whose catch-all would answer first),
     # guarded like the admin itself: active staff with a verified second factor.

@@ -19,10 +19,9 @@ from accounts.constants import ProviderType
 from accounts.models import Provider, User
 from agreements import services as agreement_services
 from agreements.constants import AgreementStatus, MidLinkStatus, MidRelation, ScheduleLineStatus
-from agreements.decision import decide_for_number
 from agreements.models import Agreement, AgreementVersion, MidLink
 from core.otp import base32_secret, staff_totp_enrol
-from core.tracking_numbers import make_impb
+from demo import billing_seed, tracking_seed
 
 ACCESS_START = datetime(2026, 4, 1, tzinfo=UTC)
 
@@ -78,6 +77,9 @@ class DemoReport:
     agreement_versions: list[dict[str, Any]] = field(default_factory=list)
     providers: list[dict[str, Any]] = field(default_factory=list)
     sample_tracking_numbers: list[dict[str, Any]] = field(default_factory=list)
+    api_clients: list[dict[str, Any]] = field(default_factory=list)
+    tracking_data: dict[str, Any] = field(default_factory=dict)
+    billing: dict[str, Any] = field(default_factory=dict)
     created: int = 0
 
     def as_dict(self) -> dict[str, Any]:
@@ -422,43 +424,66 @@ class _Seeder:
             }
         )
 
-    def samples(self, provider: Provider) -> None:
-        numbers = [
-            make_impb(mid=ANALYTICS_MID, service_type_code="001", serial="1000001"),
-            make_impb(mid=SHIPPER_MID, service_type_code="612", serial="2000002"),
-            make_impb(mid=SCHEDULE_MID, service_type_code="055", serial="3000000003"),
-            make_impb(mid="987654321", service_type_code="001", serial="4000004"),
-            "RB123456785US",
-            # Reads as ZIP5 + a PIC of MID 312345 or ZIP9 + a PIC of MID 451234: refused.
-            "4202026093009312345123456789012340",
-        ]
-        for number in numbers:
-            decision = decide_for_number(provider=provider, tracking_number=number)
-            self.report.sample_tracking_numbers.append(
-                {
-                    "provider": provider.legal_name,
-                    "tracking_number": number,
-                    "mid": decision.mid,
-                    "allowed": decision.allowed,
-                    "reasons": decision.reason_codes,
-                }
+    def tracking(self, *, owners: dict[str, User]) -> None:
+        """Pieces for the demo MIDs and for MIDs nobody claimed, one API client per demo
+        provider, and sample numbers that behave as labelled."""
+        mids = [ANALYTICS_MID, SHIPPER_MID, SCHEDULE_MID, LETTER_MID, REQUESTED_LINE_MID]
+        loaded = tracking_seed.load_pieces(mids=[*mids, *tracking_seed.UNCLAIMED_MIDS])
+        records = loaded.pop("_records")
+        self._count(loaded["pieces_created"] > 0 or loaded["events_imported"] > 0)
+        self.report.tracking_data = loaded
+        providers = {p.legal_name: p for p in Provider.objects.filter(legal_name__in=owners)}
+        for client in tracking_seed.CLIENTS:
+            entry, created = tracking_seed.api_client(
+                client=client, provider=providers[client.provider], actor=owners[client.provider]
             )
+            self._count(created)
+            self.report.api_clients.append(entry)
+        insights = providers["Parcel Insights LLC"]
+        acme = providers["Acme Shipping Co."]
+        stored = {mid: tracking_seed.delivered_piece(records, mid) for mid in loaded["mids"]}
+        s10, retail = tracking_seed.no_mid_numbers()
+        asked = [
+            (insights, stored[ANALYTICS_MID]),  # its own MID
+            (insights, stored[SHIPPER_MID]),  # authorized by Acme, the owner
+            (insights, stored[SCHEDULE_MID]),  # granted by its agreement's schedule
+            (insights, stored[tracking_seed.UNCLAIMED_MIDS[0]]),  # stored, nobody's: denied
+            (insights, tracking_seed.unknown_number(ANALYTICS_MID)),  # allowed, not stored
+            (insights, s10),  # no MID: denied, whether stored or not
+            (insights, retail),
+            # Reads as ZIP5 + a PIC of MID 312345 or ZIP9 + a PIC of MID 451234: refused.
+            (insights, "4202026093009312345123456789012340"),
+            (acme, stored[SHIPPER_MID]),  # its own
+            (acme, stored[ANALYTICS_MID]),  # stored, but another provider's MID
+        ]
+        self.report.sample_tracking_numbers = [
+            tracking_seed.sample(provider, number) for provider, number in asked
+        ]
 
 
-@transaction.atomic
 def seed_demo() -> DemoReport:
     if not settings.DEMO_DATA_ALLOWED:
         raise DemoDataRefused(
             "seed_demo is disabled by these settings (DEMO_DATA_ALLOWED is off, as in production)."
         )
     seed = _Seeder()
+    billing = _seed_portal(seed)
+    # Billing runs after the rest has committed, step by step: the charges its approvals queue
+    # run at each step's commit (demo/billing_seed.py explains why).
+    seed.report.billing = billing_seed.seed_billing(**billing, count=seed._count)
+    return seed.report
+
+
+@transaction.atomic
+def _seed_portal(seed: _Seeder) -> dict[str, Any]:
+    """Everything but billing, in one transaction; returns who billing's demo needs."""
     staff = seed.user(email="admin@example.com", role="superuser (postal staff)", superuser=True)
     seed.user(
         email="reviewer@usps.example",
         role="staff: Agreement reviewers",
         staff_group="Agreement reviewers",
     )
-    seed.user(email="finance@usps.example", role="staff: Finance", staff_group="Finance")
+    finance = seed.user(email="finance@usps.example", role="staff: Finance", staff_group="Finance")
     seed.user(
         email="support@usps.example", role="staff: Support (read-only)", staff_group="Support"
     )
@@ -561,5 +586,7 @@ def seed_demo() -> DemoReport:
     seed.report.pending_review.append(
         {"queue": "agreement versions", "id": draft.pk, "status": "DRAFT", "what": "v2: publish"}
     )
-    seed.samples(insights)
-    return seed.report
+    seed.tracking(
+        owners={insights.legal_name: analyst, acme.legal_name: shipper_owner},
+    )
+    return {"finance": finance, "paying": insights, "payer": analyst, "held": metrics}

@@ -60,3 +60,10 @@ def staff_groups(db):
     migration = importlib.import_module("core.migrations.0002_staff_groups")
     state = MigrationExecutor(connection).loader.project_state(("core", "0002_staff_groups"))
     migration.create_groups(state.apps, SimpleNamespace(connection=connection))
+    # Each app's own data migration then adds its models' permissions to the groups.
+    for app_label, name, function in [
+        ("tracking", "0002_staff_group_permissions", "grant"),
+    ]:
+        module = importlib.import_module(f"{app_label}.migrations.{name}")
+        later = MigrationExecutor(connection).loader.project_state((app_label, name))
+        getattr(module, function)(later.apps, SimpleNamespace(connection=connection))

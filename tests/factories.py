@@ -1,7 +1,7 @@
 """factory_boy factories. They write rows directly for test set-up; behaviour under test
 goes through the services."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import factory
 from django.utils import timezone
@@ -121,3 +121,121 @@ class MidLinkFactory(factory.django.DjangoModelFactory):
     valid_from = factory.LazyFunction(lambda: timezone.now() - timedelta(days=10))
     valid_until = None
     requested_by = factory.SubFactory(UserFactory)
+
+
+# --- Billing (issue 10) -----------------------------------------------------------------------
+# Rows for test set-up only: invoices are created by the monthly run and moved by the services.
+
+
+class FeeScheduleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "billing.FeeSchedule"
+        django_get_or_create = ("provider_type", "effective_from")
+
+    provider_type = ProviderType.SERVICE_PROVIDER
+    effective_from = date(2020, 1, 1)
+    monthly_fee_cents = 100_000
+    included_calls = 100_000
+    overage_cents_per_1000 = 50
+
+
+class InvoiceFactory(factory.django.DjangoModelFactory):
+    """A DRAFT invoice of one fee line (`total_cents`), as the monthly run leaves it."""
+
+    class Meta:
+        model = "billing.Invoice"
+        skip_postgeneration_save = True
+
+    provider = factory.SubFactory(ProviderFactory)
+    period = date(2026, 10, 1)
+    total_cents = 100_000
+    line = factory.RelatedFactory(
+        "tests.factories.InvoiceLineFactory",
+        factory_related_name="invoice",
+        amount_cents=factory.SelfAttribute("..total_cents"),
+    )
+
+
+class InvoiceLineFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "billing.InvoiceLine"
+
+    invoice = factory.SubFactory(InvoiceFactory, line=None)
+    kind = "FEE"
+    description = "Monthly access fee"
+    computation = "$1,000.00 × 31/31 days = $1,000.00"
+    amount_cents = 100_000
+
+
+class BillingAccountFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "billing.BillingAccount"
+
+    provider = factory.SubFactory(ProviderFactory)
+    stripe_customer_id = factory.Sequence(lambda n: f"cus_test{n:06d}")
+    default_payment_method_id = factory.Sequence(lambda n: f"pm_test{n:06d}")
+    card_brand = "visa"
+    card_last4 = "4242"
+    card_exp_month = 12
+    card_exp_year = 2030
+
+
+class PaymentFactory(factory.django.DjangoModelFactory):
+    """A failed card attempt (money-neutral: it changes no invoice amount)."""
+
+    class Meta:
+        model = "billing.Payment"
+
+    invoice = factory.SubFactory(InvoiceFactory)
+    method = "CARD"
+    status = "FAILED"
+    amount_cents = factory.SelfAttribute("invoice.total_cents")
+    attempt = 1
+    idempotency_key = factory.LazyAttribute(lambda o: f"invoice-{o.invoice.pk}-attempt-{o.attempt}")
+    stripe_payment_intent_id = factory.Sequence(lambda n: f"pi_test{n:06d}")
+    failure_message = "Your card was declined."
+
+
+class StripeEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "billing.StripeEvent"
+
+    event_id = factory.Sequence(lambda n: f"evt_test{n:06d}")
+    type = "payment_intent.succeeded"
+    payload = factory.LazyAttribute(lambda o: {"id": o.event_id, "type": o.type, "data": {}})
+
+
+class ReconciliationIssueFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "billing.ReconciliationIssue"
+
+    kind = "succeeded_in_stripe_only"
+    stripe_payment_intent_id = factory.Sequence(lambda n: f"pi_recon{n:06d}")
+    detail = "Stripe shows a succeeded PaymentIntent we have no payment for."
+
+
+def billing_rows(provider=None) -> None:
+    """One row (at least) of every billing model the admin shows, for the hostile-input walks:
+    an open invoice with a fee line, a credit note, a failed card attempt and a finding, a draft
+    with an overage line, a Stripe customer and a webhook event."""
+    from billing.models import CreditNote, InvoiceNumberSequence
+
+    provider = provider or ProviderFactory()
+    InvoiceNumberSequence.objects.update_or_create(year=2026, defaults={"last_number": 1})
+    schedule = FeeScheduleFactory()
+    invoice = InvoiceFactory(
+        provider=provider,
+        period=date(2026, 9, 1),
+        status="OPEN",
+        number="TAP-2026-000001",
+        issued_on=date(2026, 10, 1),
+        due_on=date(2026, 10, 31),
+        credited_cents=100,
+        line__fee_schedule=schedule,
+    )
+    CreditNote.objects.create(invoice=invoice, amount_cents=100, reason="Goodwill")
+    PaymentFactory(invoice=invoice)
+    ReconciliationIssueFactory(invoice=invoice)
+    InvoiceLineFactory(invoice=InvoiceFactory(provider=provider, line=None), kind="OVERAGE")
+    BillingAccountFactory(provider=provider)
+    StripeEventFactory()

@@ -4,3 +4,7 @@ from django.apps import AppConfig
 class TrackingConfig(AppConfig):
     name = "tracking"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # drf-spectacular finds extensions by import.
+        from tracking.api import schema_auth  # noqa: F401

@@ -44,8 +44,11 @@ def get(checksum: str) -> ApiCaller | None:
         return None
     if not data:
         return None
-    data["scopes"] = tuple(data["scopes"])
-    return ApiCaller(**data)
+    try:
+        return ApiCaller(**{**data, "scopes": tuple(data["scopes"])})
+    except (KeyError, TypeError):
+        # An entry written by a release whose ApiCaller had other fields: read the database.
+        return None
 
 
 def put(checksum: str, caller: ApiCaller, ttl: int) -> None:

@@ -90,8 +90,8 @@ class MailPiece(models.Model):
 
     tracking_number = models.CharField(max_length=34)  # the PIC, without routing
     mailing_date = models.DateField()
-    mid = models.CharField("MID", max_length=9, blank=True, db_index=True)
-    unique_mail_piece_id = models.CharField(max_length=64, unique=True)
+    mid = models.CharField("MID", max_length=9, blank=True)
+    unique_mail_piece_id = models.CharField(max_length=64)
     service_type_code = models.CharField(max_length=3, blank=True)
     mail_class = models.CharField(max_length=60, blank=True)
     mail_class_code = models.CharField(max_length=4, blank=True)
@@ -114,8 +114,12 @@ class MailPiece(models.Model):
             # Also the lookup index: (number) newest mailing date first, by a backward scan.
             models.UniqueConstraint(
                 fields=["tracking_number", "mailing_date"], name="tracking_piece_number_date"
-            )
+            ),
+            # Constraints and plain indexes rather than unique=/db_index=, which would also
+            # build LIKE-pattern copies no query uses, at a cost on every import.
+            models.UniqueConstraint(fields=["unique_mail_piece_id"], name="tracking_piece_umpid"),
         ]
+        indexes = [models.Index(fields=["mid"], name="tracking_piece_mid")]
 
     def __str__(self) -> str:
         return f"{self.tracking_number} ({self.mailing_date})"
@@ -125,7 +129,10 @@ class TrackingEvent(models.Model):
     """One scan. The local timestamp is stored as given: a date, or a date-time without offset
     (USPS writes it both ways); the UTC moment and the offset are kept beside it."""
 
-    piece = models.ForeignKey(MailPiece, on_delete=models.CASCADE, related_name="events")
+    # No index of its own: the natural key and the newest-first index both start with it.
+    piece = models.ForeignKey(
+        MailPiece, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
     event_code = models.CharField(max_length=2)
     event_type = models.CharField(max_length=200)
     event_timestamp = models.CharField(max_length=19)  # local: YYYY-MM-DD[THH:MM:SS]

@@ -3,7 +3,10 @@
 from dataclasses import dataclass
 from typing import Literal
 
+from django.apps import apps
+from django.db.models import Exists, OuterRef, Subquery
 from django.urls import reverse
+from django.utils.timezone import localdate
 
 from accounts.constants import ProviderStatus
 from accounts.models import Provider
@@ -33,6 +36,45 @@ def _url(name: str) -> str | None:
         return reverse(name)
     except Exception:  # noqa: BLE001 - a page another issue adds may not exist yet
         return None
+
+
+def _credentials_step(provider: Provider, api_url: str | None) -> tuple[StepState, str]:
+    if not api_url:
+        return "blocked", "Opens with the tracking API (coming soon)."
+    # tracking sits above this app, so its model is named, not imported (docs/architecture.md).
+    api_app = apps.get_model("tracking", "ApiApp")
+    if api_app.objects.filter(provider=provider, status="ACTIVE").exists():
+        return "done", "At least one API app holds credentials."
+    return "todo", "Create credentials for the tracking API."
+
+
+def _payment_step(provider: Provider, payment_url: str | None) -> tuple[StepState, str]:
+    # billing sits above this app too: its models are named, not imported. One query: the fee
+    # in effect for the provider's type and whether a default card is on file.
+    fees = apps.get_model("billing", "FeeSchedule").objects.filter(
+        provider_type=OuterRef("provider_type"), effective_from__lte=localdate()
+    )
+    cards = apps.get_model("billing", "BillingAccount").objects.filter(
+        provider=OuterRef("pk"), default_payment_method_id__gt=""
+    )
+    fee, has_card = (
+        Provider.objects.filter(pk=provider.pk)
+        .annotate(
+            fee=Subquery(fees.order_by("-effective_from").values("monthly_fee_cents")[:1]),
+            has_card=Exists(cards),
+        )
+        .values_list("fee", "has_card")
+        .get()
+    )
+    # Without a fee schedule for the type, the issue's default: only service providers pay.
+    paid = fee > 0 if fee is not None else provider.provider_type in AGREEMENT_REQUIRED_TYPES
+    if not paid:
+        return "not_needed", "Free for your organisation type."
+    if not payment_url:
+        return "blocked", "Opens with billing (coming soon)."
+    if has_card:
+        return "done", "A card is on file for the monthly access fee."
+    return "todo", "Add a card for the monthly access fee."
 
 
 def onboarding_checklist(*, provider: Provider) -> list[Step]:
@@ -91,26 +133,10 @@ def onboarding_checklist(*, provider: Provider) -> list[Step]:
         Step("IP agreement approved", approved, approved_detail, agreement_url, "See status"),
         Step("Mailer IDs verified", mids, mids_detail, mids_url, "Manage Mailer IDs"),
         Step(
-            "API credentials",
-            "todo" if api_url else "blocked",
-            "Create credentials for the tracking API."
-            if api_url
-            else "Opens with the tracking API (coming soon).",
-            api_url,
-            "Manage credentials",
+            "API credentials", *_credentials_step(provider, api_url), api_url, "Manage credentials"
         ),
         Step(
-            "Payment method",
-            ("todo" if payment_url else "blocked") if agreement_needed else "not_needed",
-            (
-                "Add a card for the monthly access fee."
-                if payment_url
-                else "Opens with billing (coming soon)."
-            )
-            if agreement_needed
-            else "Free for your organisation type.",
-            payment_url,
-            "Payment methods",
+            "Payment method", *_payment_step(provider, payment_url), payment_url, "Payment methods"
         ),
     ]
 

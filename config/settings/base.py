@@ -203,6 +203,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # The schema and its viewers are public documentation, like USPS's.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    # Only the API: the portal's and admin's HTML views are not part of it.
+    "SCHEMA_PATH_PREFIX": r"/(tracking|oauth2)/",
 }
 
 # --- OAuth 2.0 (django-oauth-toolkit): client credentials, as USPS's oauth2/v3.
@@ -211,15 +216,34 @@ OAUTH2_PROVIDER = {
     "ACCESS_TOKEN_EXPIRE_SECONDS": env.int("API_TOKEN_EXPIRE_SECONDS", default=28799),
     "SCOPES_BACKEND_CLASS": "tracking.oauth.AppScopes",
     "OAUTH2_VALIDATOR_CLASS": "tracking.oauth.PortalOAuth2Validator",
-    # Tokens are stored as SHA-256 checksums only (RFC 9700): a database leak yields no token.
-    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    # Every RFC 9700 (OAuth 2.0 Security BCP) behaviour on; among them, tokens are stored as
+    # SHA-256 checksums only, so a database leak yields no token.
+    **{
+        f"COMPLIANT_BCP_RFC9700_{name}": True
+        for name in (
+            "ACCESS_TOKEN_TRANSPORT",
+            "AUTHZ_RESPONSE_ISS",
+            "IMPLICIT_GRANT",
+            "PASSWORD_GRANT",
+            "PKCE_METHOD",
+            "PKCE_REQUIRED",
+            "REDIRECT_URI_MATCHING",
+            "REDIRECT_URI_SCHEME",
+            "REFRESH_TOKEN",
+            "TOKEN_STORAGE",
+        )
+    },
+    # What those demand of the grants we do not use (no refresh tokens, no redirects are
+    # issued), set so the checks hold should anyone enable them.
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
 }
 
 # Named explicitly so migrations can depend on them (django-oauth-toolkit's swappable models).
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
-OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oauth2_provider.AccessToken"
-OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "oauth2_provider.RefreshToken"
-OAUTH2_PROVIDER_ID_TOKEN_MODEL = "oauth2_provider.IDToken"
+OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oauth2_provider.AccessToken"  # noqa: S105 - a model name
+OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "oauth2_provider.RefreshToken"  # noqa: S105
+OAUTH2_PROVIDER_ID_TOKEN_MODEL = "oauth2_provider.IDToken"  # noqa: S105
 OAUTH2_PROVIDER_GRANT_MODEL = "oauth2_provider.Grant"
 
 # --- Tracking API
@@ -264,6 +288,47 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 10.0,
         "options": {"expires": 9},
     },
+    # The monthly invoice run (docs/billing.md, "Monthly run"). It bills the previous calendar
+    # month of BILLING_TIMEZONE, while these crontabs are UTC (CELERY_TIMEZONE): hourly on the
+    # 1st to 3rd catches the month's turn in that zone (04:00 or 05:00 UTC for New York) and
+    # retries a failed run soon; daily on the other days catches up a missed month. Repeats are
+    # harmless: a provider's month is invoiced once (a unique constraint), and a run before the
+    # month has ended in the zone finds nothing to do.
+    # https://crontab.guru/#20_*_1-3_*_*
+    "issue-monthly-invoices": {
+        "task": "billing.tasks.issue_monthly_invoices",
+        "schedule": crontab(minute=20, day_of_month="1-3"),
+        "options": {"expires": 50 * 60},
+    },
+    # https://crontab.guru/#20_6_4-31_*_*
+    "issue-monthly-invoices-daily": {
+        "task": "billing.tasks.issue_monthly_invoices",
+        "schedule": crontab(minute=20, hour=6, day_of_month="4-31"),
+        "options": {"expires": 50 * 60},
+    },
+    # Card collection (docs/billing.md, "Collection, webhooks and dunning"). Hourly: charges
+    # whose retry time has come (refused cards on BILLING_RETRY_DAYS, unknown outcomes an hour
+    # later) and webhook events whose task was lost. Each charge re-checks under a row lock.
+    # https://crontab.guru/#35_*_*_*_*
+    "billing-retry-charges": {
+        "task": "billing.tasks.retry_due_charges",
+        "schedule": crontab(minute=35),
+        "options": {"expires": 50 * 60},
+    },
+    # Daily, early morning in New York (BILLING_TIMEZONE's days decide who is past grace):
+    # https://crontab.guru/#50_10_*_*_*
+    "billing-apply-holds": {
+        "task": "billing.tasks.apply_billing_holds",
+        "schedule": crontab(minute=50, hour=10),
+        "options": {"expires": 6 * 3600},
+    },
+    # Nightly in New York: card payments of the last BILLING_RECONCILE_DAYS against Stripe.
+    # https://crontab.guru/#40_7_*_*_*
+    "billing-reconcile-with-stripe": {
+        "task": "billing.tasks.reconcile_with_stripe",
+        "schedule": crontab(minute=40, hour=7),
+        "options": {"expires": 6 * 3600},
+    },
 }
 
 # --- Stripe (only billing/stripe_gateway.py talks to it)
@@ -271,6 +336,27 @@ STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="sk_test_local")
 STRIPE_API_BASE = env("STRIPE_API_BASE", default="https://api.stripe.com")
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="whsec_local")
 STRIPE_TIMEOUT_SECONDS = env.int("STRIPE_TIMEOUT_SECONDS", default=10)
+
+# --- Billing (docs/billing.md)
+# The monthly run issues invoices for the previous calendar month of this time zone.
+BILLING_TIMEZONE = env("BILLING_TIMEZONE", default="America/New_York")
+# Invoices open (and are charged) only when finance approves them, unless this is on.
+BILLING_AUTO_APPROVE = env.bool("BILLING_AUTO_APPROVE", default=False)
+BILLING_NET_DAYS = env.int("BILLING_NET_DAYS", default=30)
+# A failed card charge is retried this many days after the first failure.
+BILLING_RETRY_DAYS = [int(day) for day in env.list("BILLING_RETRY_DAYS", default=["3", "5", "7"])]
+# Days past the due date before unpaid invoices put the provider on billing hold.
+BILLING_GRACE_DAYS = env.int("BILLING_GRACE_DAYS", default=15)
+# The nightly reconciliation compares the last N days of invoices and payments with Stripe.
+BILLING_RECONCILE_DAYS = env.int("BILLING_RECONCILE_DAYS", default=35)
+# Stripe.js for the card form: the real one in production, localstripe's fake in dev and tests.
+STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY", default="pk_test_local")
+STRIPE_JS_URL = env("STRIPE_JS_URL", default="https://js.stripe.com/v3/")
+# Where the billing contact is told to send wires and checks (shown on invoices).
+BILLING_REMIT_TO = env(
+    "BILLING_REMIT_TO",
+    default="Tracking Access Portal, 475 L'Enfant Plaza SW, Washington, DC 20260",
+)
 
 # --- Access decision
 # Upper bound on how long a cached decision lives (writes invalidate it sooner).

@@ -14,6 +14,7 @@ CACHES["default"]["KEY_PREFIX"] = "portal-test"
 CELERY_BROKER_URL = env("TEST_CELERY_BROKER_URL", default="redis://127.0.0.1:6379/2")
 CELERY_RESULT_BACKEND = CELERY_BROKER_URL
 STRIPE_API_BASE = env("TEST_STRIPE_API_BASE", default="http://127.0.0.1:8421")
+STRIPE_JS_URL = f"{STRIPE_API_BASE}/js.stripe.com/v3/"
 
 # Hashing strength is production's concern; tests need a real hasher that is quick.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

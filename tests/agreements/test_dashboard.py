@@ -45,8 +45,8 @@ def test_a_new_pending_provider_sees_what_is_left_to_do(client):
         "IP agreement signed": "todo",
         "IP agreement approved": "todo",
         "Mailer IDs verified": "todo",
-        "API credentials": "blocked",
-        "Payment method": "blocked",
+        "API credentials": "todo",
+        "Payment method": "todo",
     }
     assert response.context["rows"] == []
 
@@ -64,9 +64,75 @@ def test_steps_follow_the_records(client):
         "IP agreement signed": "done",
         "IP agreement approved": "pending",
         "Mailer IDs verified": "pending",
-        "API credentials": "blocked",
+        "API credentials": "todo",
         "Payment method": "not_needed",
     }
+
+
+def test_the_credentials_step_is_done_once_an_app_holds_credentials(client):
+    from tracking.services.apps import app_create
+
+    provider = ProviderFactory()
+    client.force_login(MembershipFactory(provider=provider).user)
+    app_create(provider=provider, name="Reporting", actor=None)
+
+    response = client.get(reverse("agreements:dashboard"))
+
+    assert steps(response)["API credentials"] == "done"
+
+
+@pytest.mark.parametrize(
+    ("provider_type", "fee_cents", "state"),
+    [
+        (ProviderType.SERVICE_PROVIDER, None, "todo"),  # no schedule yet: the default, paid
+        (ProviderType.SHIPPER, None, "not_needed"),
+        (ProviderType.PLATFORM, 0, "not_needed"),
+        (ProviderType.SHIPPER, 2500, "todo"),  # finance made shippers pay
+        (ProviderType.SERVICE_PROVIDER, 0, "not_needed"),  # and service providers free
+    ],
+)
+def test_the_payment_step_follows_the_fee_schedule_in_effect(
+    client, provider_type, fee_cents, state
+):
+    from datetime import date
+
+    from billing.models import FeeSchedule
+
+    provider = ProviderFactory(provider_type=provider_type)
+    client.force_login(MembershipFactory(provider=provider).user)
+    if fee_cents is not None:
+        FeeSchedule.objects.create(
+            provider_type=provider_type,
+            effective_from=date(2020, 1, 1),
+            monthly_fee_cents=fee_cents,
+        )
+        # A later row not yet in effect changes nothing today.
+        FeeSchedule.objects.create(
+            provider_type=provider_type,
+            effective_from=date(2999, 1, 1),
+            monthly_fee_cents=0 if fee_cents else 100_000,
+        )
+
+    response = client.get(reverse("agreements:dashboard"))
+
+    assert steps(response)["Payment method"] == state
+
+
+def test_the_payment_step_is_done_once_a_card_is_on_file(client):
+    from billing.models import BillingAccount
+
+    provider = ProviderFactory(provider_type=ProviderType.SERVICE_PROVIDER)
+    client.force_login(MembershipFactory(provider=provider).user)
+    account = BillingAccount.objects.create(provider=provider, stripe_customer_id="cus_demo1")
+
+    assert steps(client.get(reverse("agreements:dashboard")))["Payment method"] == "todo"
+
+    account.default_payment_method_id = "pm_demo1"
+    account.save()
+    response = client.get(reverse("agreements:dashboard"))
+
+    assert steps(response)["Payment method"] == "done"
+    assert reverse("billing:payment_methods") in response.content.decode()
 
 
 def test_the_access_panel_shows_each_mid_with_the_decisions_reasons(client, member):

@@ -19,6 +19,7 @@ PORTAL_PAGES = [
     "agreements:agreement",
     "agreements:mids",
     "agreements:consents",
+    "tracking:apps",
 ]
 
 

@@ -20,6 +20,7 @@ reports every failing request at once. tests/config/test_bad_input.py walks chan
 strings; this file walks everything else.
 """
 
+import uuid
 from urllib.parse import quote
 
 import pytest
@@ -179,9 +180,42 @@ def rows():
     CrontabSchedule.objects.create(minute="0", hour="4")
     SolarSchedule.objects.create(event="sunrise", latitude=38.88, longitude=-77.02)
     ClockedSchedule.objects.create(clocked_time=timezone.now())
+    _tracking_rows(provider)
     # A task nobody registered: the "run tasks" action reports it instead of queueing anything.
     PeriodicTask.objects.create(
         name="probe", task="tests.no_such_task", interval=every, start_time=timezone.now()
+    )
+
+
+def _tracking_rows(provider) -> None:
+    from tracking.models import DailyUsage, Disclosure, MailPiece, TrackingEvent
+    from tracking.services.apps import app_create
+    from tracking.services.quotas import quota_set
+
+    app = app_create(provider=provider, name="Walker", actor=None).app
+    quota_set(provider=provider, calls_per_hour=100, actor=None)
+    piece = MailPiece.objects.create(
+        tracking_number="9200190123456712345677",
+        mailing_date=timezone.now().date(),
+        mid="901234567",
+        unique_mail_piece_id="walk-1",
+    )
+    TrackingEvent.objects.create(
+        piece=piece, event_code="10", event_type="Processed", event_timestamp="2026-11-20T08:00:00"
+    )
+    Disclosure.objects.create(
+        record_id=uuid.uuid4(),
+        occurred_at=timezone.now(),
+        request_id="walk",
+        provider=provider,
+        app=app,
+        tracking_number=piece.tracking_number,
+        mid=piece.mid,
+        allowed=True,
+        http_status=200,
+    )
+    DailyUsage.objects.create(
+        provider=provider, app=app, day=timezone.now().date(), allowed=True, calls=1
     )
 
 

@@ -1,7 +1,9 @@
 """The whole staff permission matrix (issue 8): who opens which admin page, who may decide.
 
-The groups come from core/migrations/0002_staff_groups.py. Admin pages answer on "view"
-permissions; decisions (admin actions) are gated on "change" permissions. Every registered admin
+The groups come from core/migrations/0002_staff_groups.py, and their permissions on the tracking
+app from tracking/migrations/0002_staff_group_permissions.py and on billing from
+billing/migrations/0002_finance_permissions.py. Admin pages answer on "view" permissions;
+decisions (admin actions) are gated on "change" (or "add") permissions. Every registered admin
 is in the table, so an admin added later fails here until its row says who may open it.
 """
 
@@ -23,7 +25,7 @@ pytestmark = pytest.mark.django_db
 
 REVIEWERS, FINANCE, SUPPORT = "Agreement reviewers", "Finance", "Support"
 ROLES = ["superuser", REVIEWERS, FINANCE, SUPPORT, "staff without a group"]
-PROJECT_APPS = {"accounts", "agreements", "core"}
+PROJECT_APPS = {"accounts", "agreements", "core", "tracking", "billing"}
 
 # GET /admin/<app>/<model>/ for each role, in the order of ROLES.
 CHANGELISTS: dict[str, tuple[int, int, int, int, int]] = {
@@ -43,7 +45,38 @@ CHANGELISTS: dict[str, tuple[int, int, int, int, int]] = {
     "django_celery_beat.CrontabSchedule": (200, 403, 403, 403, 403),
     "django_celery_beat.SolarSchedule": (200, 403, 403, 403, 403),
     "django_celery_beat.ClockedSchedule": (200, 403, 403, 403, 403),
+    "tracking.ApiApp": (200, 200, 200, 200, 403),
+    "tracking.ProviderApiQuota": (200, 200, 403, 200, 403),
+    "tracking.MailPiece": (200, 200, 403, 200, 403),
+    "tracking.Disclosure": (200, 200, 403, 200, 403),
+    "tracking.DailyUsage": (200, 200, 200, 200, 403),
+    "billing.FeeSchedule": (200, 403, 200, 200, 403),
+    "billing.BillingAccount": (200, 403, 200, 200, 403),
+    "billing.Invoice": (200, 403, 200, 200, 403),
+    "billing.CreditNote": (200, 403, 200, 200, 403),
+    "billing.Payment": (200, 403, 200, 200, 403),
+    "billing.StripeEvent": (200, 403, 200, 200, 403),
+    "billing.ReconciliationIssue": (200, 403, 200, 200, 403),
 }
+
+BILLING_MODELS = (
+    "feeschedule",
+    "billingaccount",
+    "invoice",
+    "invoiceline",
+    "creditnote",
+    "payment",
+    "stripeevent",
+    "reconciliationissue",
+)
+BILLING_VIEWS = {f"billing.view_{model}" for model in BILLING_MODELS}
+# What finance decides in the admin: every invoice action (approve, void, write off, credit
+# note, offline payment, resend, export) on change_invoice; fee schedule rows; reconciliation.
+FINANCE_DECISIONS = [
+    "billing.change_invoice",
+    "billing.add_feeschedule",
+    "billing.change_reconciliationissue",
+]
 
 # Every permission each group holds: nothing more, nothing less.
 PERMISSIONS: dict[str, set[str]] = {
@@ -62,9 +95,23 @@ PERMISSIONS: dict[str, set[str]] = {
         "accounts.view_membership",
         "accounts.view_invitation",
         "core.view_auditentry",
+        "tracking.view_apiapp",
+        "tracking.view_providerapiquota",
+        "tracking.change_providerapiquota",
+        "tracking.add_providerapiquota",
+        "tracking.view_mailpiece",
+        "tracking.view_trackingevent",
+        "tracking.view_disclosure",
+        "tracking.view_dailyusage",
     },
-    # Billing models come with the billing issue, which grants them to Finance.
-    FINANCE: {"accounts.view_provider", "accounts.view_membership"},
+    FINANCE: {
+        "accounts.view_provider",
+        "accounts.view_membership",
+        "tracking.view_apiapp",
+        "tracking.view_dailyusage",
+        *BILLING_VIEWS,
+        *FINANCE_DECISIONS,
+    },
     SUPPORT: {
         "accounts.view_user",
         "accounts.view_provider",
@@ -75,6 +122,13 @@ PERMISSIONS: dict[str, set[str]] = {
         "agreements.view_agreementscheduleline",
         "agreements.view_midlink",
         "core.view_auditentry",
+        "tracking.view_apiapp",
+        "tracking.view_providerapiquota",
+        "tracking.view_mailpiece",
+        "tracking.view_trackingevent",
+        "tracking.view_disclosure",
+        "tracking.view_dailyusage",
+        *BILLING_VIEWS,
     },
 }
 
@@ -86,6 +140,8 @@ DECISIONS = [
     "agreements.change_midlink",
     "agreements.change_agreementversion",
     "agreements.add_agreementversion",
+    "tracking.change_providerapiquota",
+    "tracking.add_providerapiquota",
 ]
 DECIDES: dict[str, bool] = {
     "superuser": True,
@@ -96,9 +152,30 @@ DECIDES: dict[str, bool] = {
 }
 
 
+def _group_migration(app_label: str, name: str):
+    """A group migration's module and the apps of the project state it runs in."""
+    module = importlib.import_module(f"{app_label}.migrations.{name}")
+    state = MigrationExecutor(connection).loader.project_state((app_label, name))
+    return module, state.apps
+
+
+def grant_tracking_permissions() -> None:
+    """tests/conftest.py's staff_groups re-applies core's migration, which sets each group to
+    exactly core's grants; the tracking migration's forward step adds the tracking ones back."""
+    module, apps = _group_migration("tracking", "0002_staff_group_permissions")
+    module.grant(apps, SimpleNamespace(connection=connection))
+
+
+def grant_billing_permissions() -> None:
+    """The billing migration's forward step, for the same reason."""
+    module, apps = _group_migration("billing", "0002_finance_permissions")
+    module.grant(apps, SimpleNamespace(connection=connection))
+
+
 @pytest.fixture(autouse=True)
 def _groups(staff_groups):
-    pass
+    grant_tracking_permissions()
+    grant_billing_permissions()
 
 
 def staff_member(role: str):
@@ -150,12 +227,22 @@ def test_only_superusers_and_reviewers_may_decide(role):
     )
 
 
-def test_finance_cannot_approve_agreements_or_anything_else():
+@pytest.mark.parametrize("role", ROLES)
+def test_only_superusers_and_finance_may_decide_billing(role):
+    user = staff_member(role)
+
+    assert {perm: user.has_perm(perm) for perm in FINANCE_DECISIONS} == dict.fromkeys(
+        FINANCE_DECISIONS, role in ("superuser", FINANCE)
+    )
+
+
+def test_finance_cannot_approve_agreements_or_anything_outside_billing():
     finance = staff_member(FINANCE)
 
     assert not any(
         perm.split(".")[1].startswith(("change_", "add_", "delete_"))
         for perm in finance.get_all_permissions()
+        if not perm.startswith("billing.")
     )
     assert not finance.has_perm("agreements.change_agreement")
 
@@ -174,11 +261,13 @@ def test_no_group_deletes_or_reaches_beyond_the_project_apps():
     )
 
 
-def test_finance_data_is_for_finance_alone():
-    """Billing models (billing issue) are Finance's: no other group may hold their permissions."""
-    others = Permission.objects.filter(group__name__in=[REVIEWERS, SUPPORT])
+def test_finance_data_is_for_finance_and_supports_eyes_only():
+    """Billing is Finance's to change: reviewers hold none of its permissions, and Support only
+    reads it (to answer providers' questions about their bills)."""
+    billing = Permission.objects.filter(content_type__app_label="billing")
 
-    assert not others.filter(content_type__app_label="billing").exists()
+    assert not billing.filter(group__name=REVIEWERS).exists()
+    assert not billing.filter(group__name=SUPPORT).exclude(codename__startswith="view_").exists()
 
 
 def test_a_group_member_without_a_verified_device_opens_nothing(client):
@@ -198,22 +287,58 @@ def group_permissions() -> dict[str, set[str]]:
     }
 
 
+def _outside(app_label: str, permissions: dict[str, set[str]]) -> dict[str, set[str]]:
+    return {
+        group: {perm for perm in perms if not perm.startswith(f"{app_label}.")}
+        for group, perms in permissions.items()
+    }
+
+
 def test_the_group_migration_is_idempotent_and_reversible():
-    migration = importlib.import_module("core.migrations.0002_staff_groups")
-    state = MigrationExecutor(connection).loader.project_state(("core", "0002_staff_groups"))
+    migration, apps = _group_migration("core", "0002_staff_groups")
     editor = SimpleNamespace(connection=connection)
     Group.objects.get(name=SUPPORT).permissions.add(
         Permission.objects.get(codename="delete_user")  # granted by hand, later
     )
+    core_grants = _outside("billing", _outside("tracking", PERMISSIONS))
 
-    migration.create_groups(state.apps, editor)
-    assert group_permissions() == PERMISSIONS  # run again: exactly least privilege again
+    migration.create_groups(apps, editor)
+    assert group_permissions() == core_grants  # run again: exactly least privilege again
 
-    migration.delete_groups(state.apps, editor)
+    migration.delete_groups(apps, editor)
     assert group_permissions() == {}
 
-    migration.create_groups(state.apps, editor)
-    assert group_permissions() == PERMISSIONS
+    migration.create_groups(apps, editor)
+    assert group_permissions() == core_grants
+
+
+def test_the_tracking_grants_are_idempotent_reversible_and_touch_only_tracking():
+    migration, apps = _group_migration("tracking", "0002_staff_group_permissions")
+    editor = SimpleNamespace(connection=connection)
+    by_hand = {
+        FINANCE: Permission.objects.get(codename="view_disclosure"),  # a tracking one
+        SUPPORT: Permission.objects.get(codename="delete_user"),  # outside tracking
+    }
+    for group, permission in by_hand.items():
+        Group.objects.get(name=group).permissions.add(permission)
+    expected = {**PERMISSIONS, SUPPORT: PERMISSIONS[SUPPORT] | {"accounts.delete_user"}}
+
+    migration.grant(apps, editor)
+    migration.grant(apps, editor)
+    assert group_permissions() == expected  # the hand-made tracking grant is gone, not the other
+
+    migration.revoke(apps, editor)
+    assert group_permissions() == _outside("tracking", expected)
+
+    migration.grant(apps, editor)
+    assert group_permissions() == expected
+
+
+def test_no_group_may_revoke_api_apps():
+    """Revoking a provider's app stops its integration at once: superusers only."""
+    assert {role: staff_member(role).has_perm("tracking.change_apiapp") for role in ROLES} == {
+        role: role == "superuser" for role in ROLES
+    }
 
 
 def test_finance_reads_no_agreement_or_mid_decisions_through_the_provider_page():
@@ -234,3 +359,25 @@ def test_finance_reads_no_agreement_or_mid_decisions_through_the_provider_page()
     assert "Parcel Insights LLC" not in finance.get(search).content.decode()
     assert "SECRET-MID-REASON" in reviewer.get(page).content.decode()
     assert "Parcel Insights LLC" in reviewer.get(search).content.decode()
+
+
+def test_the_billing_grants_are_idempotent_reversible_and_touch_only_billing():
+    migration, apps = _group_migration("billing", "0002_finance_permissions")
+    editor = SimpleNamespace(connection=connection)
+    by_hand = {
+        SUPPORT: Permission.objects.get(codename="change_invoice"),  # a billing one
+        FINANCE: Permission.objects.get(codename="delete_user"),  # outside billing
+    }
+    for group, permission in by_hand.items():
+        Group.objects.get(name=group).permissions.add(permission)
+    expected = {**PERMISSIONS, FINANCE: PERMISSIONS[FINANCE] | {"accounts.delete_user"}}
+
+    migration.grant(apps, editor)
+    migration.grant(apps, editor)
+    assert group_permissions() == expected  # the hand-made billing grant is gone, not the other
+
+    migration.revoke(apps, editor)
+    assert group_permissions() == _outside("billing", expected)
+
+    migration.grant(apps, editor)
+    assert group_permissions() == expected

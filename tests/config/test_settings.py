@@ -18,6 +18,7 @@ PRODUCTION_ENV = {
     "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
     "STRIPE_SECRET_KEY": "sk_live_example",
     "STRIPE_WEBHOOK_SECRET": "whsec_example",
+    "STRIPE_PUBLISHABLE_KEY": "pk_live_example",
     "EMAIL_URL": "smtp+tls://mailer:secret@smtp.example.gov:587",
     "DEFAULT_FROM_EMAIL": "Tracking Access Portal <noreply@portal.example.gov>",
     "PORTAL_BASE_URL": "https://portal.example.gov",

@@ -4,13 +4,18 @@ from io import StringIO
 
 import pytest
 from django.apps import apps
+from django.contrib.auth.hashers import check_password
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import User
+from accounts.models import Provider, User
+from agreements.decision import decide_for_number
+from core.tracking_numbers import InvalidTrackingNumber, parse
 from demo.seed import DEMO_TOTP_SECRET
+from tracking.models import ApiApp, MailPiece
+from tracking.services.apps import app_rotate_secret
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("staff_groups")]
 
@@ -93,16 +98,24 @@ def test_seed_demo_json_lists_the_demo_records():
     owners = {p["owner"] for p in report["providers"]}
     logins = {u["email"] for u in report["users"]}
     assert owners < logins and "admin@example.com" in logins
-    verdicts = [(s["mid"], s["allowed"]) for s in report["sample_tracking_numbers"]]
-    assert verdicts == [
-        ("902345678", True),
-        ("901234567", True),
-        ("654321", True),
-        ("987654321", False),
-        (None, False),
-        (None, False),
+    verdicts = [
+        (s["provider"], s["mid"], s["allowed"], s["stored"])
+        for s in report["sample_tracking_numbers"]
     ]
-    assert report["sample_tracking_numbers"][-1]["reasons"] == ["AMBIGUOUS_TRACKING_NUMBER"]
+    insights, acme = "Parcel Insights LLC", "Acme Shipping Co."
+    assert verdicts == [
+        (insights, "902345678", True, True),
+        (insights, "901234567", True, True),
+        (insights, "654321", True, True),
+        (insights, "987654321", False, True),
+        (insights, "902345678", True, False),
+        (insights, None, False, True),
+        (insights, None, False, True),
+        (insights, None, False, False),
+        (acme, "901234567", True, True),
+        (acme, "902345678", False, True),
+    ]
+    assert report["sample_tracking_numbers"][7]["reasons"] == ["AMBIGUOUS_TRACKING_NUMBER"]
 
 
 def test_demo_owners_can_log_in(client, settings):
@@ -240,3 +253,119 @@ def test_the_demo_shows_a_realistic_mix_in_the_portal(client, settings):
     client.login(email="owner@labelhub.example", password=settings.DEMO_PASSWORD)
     mids = client.get("/mids/").content.decode()
     assert "Business Customer Gateway lists another mailer" in mids  # the rejection's reason
+
+
+def test_the_samples_behave_as_labelled():
+    report = json.loads(run_seed("--json"))
+
+    samples = report["sample_tracking_numbers"]
+    for sample in samples:
+        provider = Provider.objects.get(legal_name=sample["provider"])
+        decision = decide_for_number(provider=provider, tracking_number=sample["tracking_number"])
+        assert (decision.allowed, decision.reason_codes, decision.mid) == (
+            sample["allowed"],
+            sample["reasons"],
+            sample["mid"],
+        ), sample
+        try:
+            pic = parse(sample["tracking_number"]).pic
+        except InvalidTrackingNumber:
+            pic = None
+        stored = MailPiece.objects.filter(tracking_number=pic).first()
+        assert (stored is not None) == sample["stored"], sample
+        if stored is not None:
+            assert stored.events.exists() and stored.status
+            assert stored.mid == (sample["mid"] or "")
+    kinds = {(s["allowed"], s["stored"], s["mid"] is not None) for s in samples}
+    assert {(True, True, True), (False, True, True), (True, False, True)} <= kinds
+    no_mid = [s for s in samples if s["reasons"] == ["NO_MID_IN_TRACKING_NUMBER"]]
+    assert {s["tracking_number"][:2] for s in no_mid} == {"EC", "95"}
+    # "Denied although stored": a piece of another demo provider's own MID.
+    foreign = samples[-1]
+    assert foreign["provider"] == "Acme Shipping Co." and not foreign["allowed"]
+    assert any(
+        link["mid"] == foreign["mid"] and link["relation"] == "OWNED"
+        for provider in report["providers"]
+        if provider["legal_name"] == "Parcel Insights LLC"
+        for link in provider["mid_links"]
+    )
+
+
+def test_the_tracking_store_holds_pieces_for_demo_and_unclaimed_mids():
+    report = json.loads(run_seed("--json"))
+
+    data = report["tracking_data"]
+    assert data["mids"] == [
+        "902345678",
+        "901234567",
+        "654321",
+        "904567890",
+        "612345",
+        "987654321",
+        "765432",
+    ]
+    for mid in data["mids"]:
+        assert MailPiece.objects.filter(mid=mid).count() == data["pieces_per_mid"]
+    assert data["rejected"] == 0
+    assert data["pieces_created"] == MailPiece.objects.count() == 7 * 30 + 2
+    assert data["events_imported"] == data["rows"]
+
+
+def test_the_api_clients_hold_working_credentials_and_a_demo_quota(client):
+    report = json.loads(run_seed("--json"))
+
+    clients = {c["provider"]: c for c in report["api_clients"]}
+    assert set(clients) == {"Parcel Insights LLC", "Acme Shipping Co."}
+    for entry in clients.values():
+        assert set(entry) == {
+            "provider",
+            "name",
+            "client_id",
+            "client_secret",
+            "scope",
+            "status",
+            "quota_per_hour",
+            "created",
+        }
+        app = ApiApp.objects.select_related("application", "provider").get(
+            application__client_id=entry["client_id"]
+        )
+        assert app.provider.legal_name == entry["provider"]
+        assert (app.status, app.scope, entry["scope"]) == ("ACTIVE", "tracking", "tracking")
+        assert app.provider.api_quota.calls_per_hour == entry["quota_per_hour"] == 100_000
+        # Stored hashed, like every secret; the printed one is the one that works.
+        assert app.application.client_secret != entry["client_secret"]
+        assert check_password(entry["client_secret"], app.application.client_secret)
+    token = client.post(
+        "/oauth2/v3/token",
+        {
+            "grant_type": "client_credentials",
+            "client_id": clients["Parcel Insights LLC"]["client_id"],
+            "client_secret": clients["Parcel Insights LLC"]["client_secret"],
+        },
+        content_type="application/json",
+    )
+    assert token.status_code == 200, token.content
+    assert token.json()["scope"] == "tracking"
+
+
+def test_a_rotated_demo_secret_is_left_alone_and_not_printed():
+    run_seed()
+    app = ApiApp.objects.get(application__client_id="demo-acme-shipping")
+    app_rotate_secret(app=app, actor=None)
+
+    report = json.loads(run_seed("--json"))
+
+    entry = next(c for c in report["api_clients"] if c["client_id"] == "demo-acme-shipping")
+    assert entry["client_secret"] is None and not entry["created"]
+    assert report["created"] == 0
+
+
+def test_the_human_output_lists_clients_and_samples(settings):
+    output = run_seed()
+
+    assert f"client_secret: {settings.DEMO_PASSWORD}-demo-parcel-insights" in output
+    assert "quota: 100,000 calls/hour" in output
+    assert "EC" in output and "NO_MID_IN_TRACKING_NUMBER; in the store" in output
+    assert "MID_NOT_AUTHORIZED; in the store" in output
+    assert "allowed; not in the store" in output

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from oauth2_provider.models import AccessToken, Application
 
+from accounts.constants import ProviderStatus
 from accounts.models import Provider
 from core.audit import audit_record
 from core.errors import DomainError
@@ -53,7 +54,9 @@ def app_create(
     if unknown or not scopes:
         raise DomainError(f"Unknown scopes: {', '.join(unknown) or 'none given'}.", field="scopes")
     with transaction.atomic():
-        Provider.objects.select_for_update(no_key=True).get(pk=provider.pk)
+        locked = Provider.objects.select_for_update(no_key=True).get(pk=provider.pk)
+        if locked.status == ProviderStatus.CLOSED:
+            raise DomainError("This organisation is closed; it cannot create API apps.")
         active = ApiApp.objects.filter(provider=provider, status=ApiAppStatus.ACTIVE)
         if active.filter(name=name).exists():
             raise DomainError(f"An active app is already named “{name}”.", field="name")
@@ -146,4 +149,7 @@ def app_revoke(*, app: ApiApp, actor: Any | None, reason: str = "") -> ApiApp:
         # Inside the transaction: if the cache cannot be cleared, the revocation fails and
         # says so, rather than leaving a cached token working.
         credentials_cache.forget_tokens(checksums)
+        # And again once committed: a request that read a token row before the delete
+        # committed may have cached it in between.
+        transaction.on_commit(lambda: credentials_cache.forget_tokens(checksums), robust=True)
     return revoked

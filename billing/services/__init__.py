@@ -1,0 +1,1 @@
+"""Billing services: the writes (fee schedules, the monthly run, invoice lifecycle, collection)."""
