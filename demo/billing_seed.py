@@ -15,11 +15,14 @@ demo-only, and documented in docs/api.md:
 - The overdue invoice's issue and due dates are moved back (a direct update) so that it is past
   the grace period today.
 
-Charges queued on approval run here, in this process (Celery eager), so the result does not
-depend on when a worker starts: the open invoice is approved before the card exists and stays
-open (as an invoice opened before a card was added does), until someone presses "pay now".
-Without Stripe (localstripe not running) there is no card, and the paid invoice is settled by a
-recorded wire instead; a later run adds the card.
+Charges queued on approval run here, in this process (Celery eager), so what seed_demo reports
+does not depend on when a worker starts: the open invoice is approved before the card exists,
+so its charge finds no card and it is open when the seed ends. Adding the card schedules every
+open invoice for a charge (`payment_method_attached`), so once Celery beat and a worker run,
+the hourly retry run (`retry_due_charges`) charges it to the demo card, unless someone pressed
+"pay now" first: the collection flow, at work on demo data. Without Stripe (localstripe not
+running) there is no card, and the paid invoice is settled by a recorded wire instead; a later
+run adds the card.
 
 Idempotent: every step looks for its record first. The months are relative to today: the
 "open" month is the last ended one and the others the month before it.
@@ -253,7 +256,7 @@ def seed_billing(
     with charges_run_here():
         seed.fee_schedules()
         earlier, earlier_created = seed.issued(provider=paying, period=month_before)
-        # Opened before the card exists: its charge finds no card, so it waits for "pay now".
+        # Opened before the card exists: the charge queued by its approval finds no card.
         current, current_created = seed.issued(provider=paying, period=last_month)
         unpaid, unpaid_created = seed.issued(provider=held, period=month_before)
         seed.card(provider=paying)

@@ -38,11 +38,12 @@ def _key(checksum: str) -> str:
 
 def get(checksum: str) -> ApiCaller | None:
     try:
-        data = cache.get(_key(checksum))
+        found = cache.get_many([_key(checksum), _revoked_key(checksum)])
     except Exception:  # noqa: BLE001 - the cache is an optimisation; the database is the truth
         logger.warning("token cache unreachable; authenticating from the database", exc_info=True)
         return None
-    if not data:
+    data = found.get(_key(checksum))
+    if not data or _revoked_key(checksum) in found:
         return None
     try:
         return ApiCaller(**{**data, "scopes": tuple(data["scopes"])})
@@ -59,6 +60,21 @@ def put(checksum: str, caller: ApiCaller, ttl: int) -> None:
         cache.set(_key(checksum), asdict(caller), ttl)
     except Exception:  # noqa: BLE001
         logger.warning("token cache unreachable; token not cached", exc_info=True)
+
+
+def _revoked_key(checksum: str) -> str:
+    return f"api:token-revoked:{checksum}"
+
+
+def revoke_tokens(checksums: Iterable[str]) -> None:
+    """`forget_tokens`, plus a mark that outlives any cached copy: a request that read the
+    token from the database just before its deletion committed may still cache it afterwards,
+    and the mark keeps that copy from being served. Raises if the cache cannot be reached."""
+    checksums = list(checksums)
+    if checksums:
+        marks = {_revoked_key(checksum): 1 for checksum in checksums}
+        cache.set_many(marks, timeout=settings.API_TOKEN_CACHE_SECONDS + 5)
+        forget_tokens(checksums)
 
 
 def forget_tokens(checksums: Iterable[str]) -> None:

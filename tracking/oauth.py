@@ -240,9 +240,9 @@ class PortalOAuth2Validator(OAuth2Validator):
                 application_id=application_pk, token_checksum=checksum
             ).delete()
             if deleted:
-                credentials_cache.forget_tokens([checksum])
+                credentials_cache.revoke_tokens([checksum])
                 # Again after commit: a request that read the row before the delete committed
                 # may have cached it meanwhile.
                 transaction.on_commit(
-                    lambda: credentials_cache.forget_tokens([checksum]), robust=True
+                    lambda: credentials_cache.revoke_tokens([checksum]), robust=True
                 )

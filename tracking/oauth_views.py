@@ -50,7 +50,7 @@ def _named(key: str) -> str:
 def _json_pairs(raw: bytes) -> list[tuple[str, str]]:
     try:
         data = json.loads(raw)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         raise InvalidBody("The body is not valid JSON.") from exc
     if not isinstance(data, dict):
         raise InvalidBody("The JSON body must be an object of string parameters.")

@@ -10,7 +10,6 @@ in the approving transaction, so an approval that rolls back takes its number ba
 The charge and the e-mail are queued on commit: a rolled-back approval sends nothing.
 """
 
-import logging
 from datetime import timedelta
 from typing import Any
 
@@ -36,8 +35,6 @@ from billing.selectors import billing_recipients, billing_today, invoices_past_g
 from core.audit import audit_record
 from core.errors import DomainError, unique_violations_as_domain_errors
 from core.transitions import transition
-
-logger = logging.getLogger(__name__)
 
 OFFLINE_METHODS = (PaymentMethodKind.WIRE, PaymentMethodKind.CHECK)
 # Money can still arrive on these: a written-off invoice paid late is recorded, not refused.

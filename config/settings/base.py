@@ -256,6 +256,8 @@ API_SECRET_ROTATION_OVERLAP_HOURS = env.int("API_SECRET_ROTATION_OVERLAP_HOURS",
 API_TOKEN_CACHE_SECONDS = env.int("API_TOKEN_CACHE_SECONDS", default=60)
 # Disclosure records are buffered in Redis and written in bulk by a Celery task.
 API_DISCLOSURE_DRAIN_BATCH = env.int("API_DISCLOSURE_DRAIN_BATCH", default=5000)
+# The largest JSON body the API parses (a full 35-item batch is about 4 KB).
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=64 * 1024)
 
 # --- Celery
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")

@@ -53,6 +53,7 @@ from tests.factories import (
     ProviderFactory,
     ScheduleLineFactory,
     StaffFactory,
+    billing_rows,
 )
 from tests.otp import otp_login
 
@@ -181,6 +182,7 @@ def rows():
     SolarSchedule.objects.create(event="sunrise", latitude=38.88, longitude=-77.02)
     ClockedSchedule.objects.create(clocked_time=timezone.now())
     _tracking_rows(provider)
+    billing_rows(provider)
     # A task nobody registered: the "run tasks" action reports it instead of queueing anything.
     PeriodicTask.objects.create(
         name="probe", task="tests.no_such_task", interval=every, start_time=timezone.now()

@@ -234,3 +234,28 @@ def test_a_batch_of_35_costs_a_constant_number_of_queries(provider, django_asser
 
     assert response.status_code == 200
     assert len(response.json()) == 35
+
+
+def test_a_drain_that_lost_its_lock_mid_write_leaves_the_next_batch_alone(
+    provider, piece, monkeypatch
+):
+    api = api_client_for(provider)
+    legacy(api, piece.tracking_number)
+    client = tracking_redis.client()
+    real_write = disclosures._write
+    theirs = b'{"another drain": "moved this batch in"}'
+
+    def stalled_write(items):
+        result = real_write(items)
+        # Meanwhile the lock expired and another drain took it and moved its own batch in.
+        client.set(disclosures.LOCK_KEY, b"another-drain")
+        client.rpush(PROCESSING_KEY, theirs)
+        return result
+
+    monkeypatch.setattr(disclosures, "_write", stalled_write)
+
+    report = disclosures.drain()
+
+    assert report.batches == 0
+    assert theirs in client.lrange(PROCESSING_KEY, 0, -1)
+    assert Disclosure.objects.count() == 1  # its own batch was written, exactly once

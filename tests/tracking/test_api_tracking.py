@@ -1,5 +1,6 @@
 """The USPS-compatible endpoints: shapes, timestamps, access, errors, 207 batches."""
 
+import json
 import re
 from datetime import date, timedelta
 
@@ -433,3 +434,16 @@ def test_a_bug_is_a_500_in_the_envelope(api, piece, monkeypatch):
     body = response.json()
     assert_envelope(body, 500, "/tracking/v3")
     assert "boom" not in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["[" * 50_000, json.dumps([{"trackingNumber": "9" * 30, "mailingDate": "x" * 70_000}])],
+    ids=["deep", "huge"],
+)
+def test_an_absurd_body_is_400_in_the_envelope_not_a_500(api, body):
+    response = api.post("/tracking/v3r2/tracking", body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert_envelope(response.json(), 400, "/tracking/v3r2")
+    assert "X-RateLimit-Remaining" not in response

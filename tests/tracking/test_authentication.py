@@ -301,3 +301,22 @@ def test_the_api_user_is_no_person():
     assert not user.has_perm("tracking.view_mailpiece")
     assert not user.has_module_perms("tracking")
     assert json.dumps(str(user)) == '"API app abc"'
+
+
+def test_a_token_cached_again_after_its_revocation_is_not_served(db):
+    from tracking.credentials_cache import ApiCaller, get, put, revoke_tokens, token_checksum
+
+    checksum = token_checksum("late-writer")
+    caller = ApiCaller(
+        app_id=1,
+        provider_id=1,
+        client_id="c",
+        scopes=("tracking",),
+        quota_per_hour=60,
+        expires_at=4_102_444_800.0,
+    )
+    revoke_tokens([checksum])
+    # A request that read the row before the revocation committed caches it afterwards.
+    put(checksum, caller, ttl=60)
+
+    assert get(checksum) is None

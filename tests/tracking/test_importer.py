@@ -593,3 +593,33 @@ def test_a_usps_shaped_record_with_a_nested_event_is_read_like_a_flat_row():
         "John Doe",
     )
     assert MailPiece.objects.get().expected_delivery == "2025-02-07"
+
+
+def test_a_broken_csv_quote_is_reported_and_the_lines_after_it_still_land(tmp_path):
+    path = tmp_path / "events.csv"
+    good, later = row(), delivered()
+    write_csv(path, [good, later])
+    lines = path.read_text().splitlines(keepends=True)
+    broken = lines[1].replace(",", ',"x"y', 1)  # a quote closed mid-field
+    path.write_text(lines[0] + broken + lines[1] + lines[2])
+
+    report = import_events(path=path)
+
+    assert [error.line for error in report.errors] == [2]
+    assert "cannot be read as CSV" in report.errors[0].reason
+    assert TrackingEvent.objects.count() == 2
+    assert report.rows_read == 3
+
+
+def test_values_out_of_pythons_range_reject_their_row_not_the_import():
+    lines = ndjson(
+        [
+            row(eventTimestamp="0001-01-01T00:30:00", GMTTimestamp=None, GMTOffset="+1:00"),
+            delivered(),
+        ]
+    ) + ['{"trackingNumber": ' + "9" * 5000 + "}\n", "[" * 50_000 + "\n"]
+
+    report = import_events(lines=lines, format="ndjson")
+
+    assert sorted(error.line for error in report.errors) == [1, 3, 4]
+    assert TrackingEvent.objects.count() == 1

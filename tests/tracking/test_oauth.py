@@ -612,3 +612,10 @@ def test_revoking_the_app_stops_its_tokens_even_when_cached(
     response = client.get("/probe", headers=bearer(token))
     assert response.status_code == 401
     assert "invalid or has been revoked" in response.json()["detail"]
+
+
+def test_absurdly_nested_json_is_an_oauth_error_not_a_500(client):
+    response = client.post("/oauth2/v3/token", "[" * 50_000, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request"

@@ -14,7 +14,6 @@ from drf_spectacular.utils import (
 )
 from rest_framework import status
 from rest_framework.exceptions import NotFound
-from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -23,6 +22,7 @@ from rest_framework.views import APIView
 from tracking.api import shapes
 from tracking.api.errors import ApiError, envelope
 from tracking.api.lookup import TrackOutcome, TrackRequest
+from tracking.api.parsers import BoundedJSONParser
 from tracking.api.requests import (
     LegacyQuerySerializer,
     TrackingRequestItemSerializer,
@@ -62,7 +62,7 @@ class TrackingApiView(APIView):
     authentication_classes = [BearerTokenAuthentication]
     permission_classes = [TokenHasScope]
     required_scopes = [SCOPE_TRACKING]
-    parser_classes = [JSONParser]
+    parser_classes = [BoundedJSONParser]
     renderer_classes = [JSONRenderer]
     throttle_classes: list = []
     api_version = "/tracking/v3r2"

@@ -197,6 +197,12 @@ def batches(rows: Iterable[Row], size: int, position: Callable[[], int] | None) 
             except RowRejected as exc:
                 number = record.get("trackingNumber")
                 batch.reject(line, number if isinstance(number, str) else "", str(exc))
+            except (OverflowError, ValueError, RecursionError) as exc:
+                # Values at the edge of what Python represents (a year-1 time moved by its
+                # offset, a 5,000-digit number): a rejected row, not a failed import.
+                number = record.get("trackingNumber")
+                reason = f"holds a value out of range ({type(exc).__name__}: {exc})"
+                batch.reject(line, number if isinstance(number, str) else "", reason[:300])
             else:
                 batch.add(line, piece, event)
         if batch.rows >= size:

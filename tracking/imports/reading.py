@@ -69,6 +69,10 @@ def read_ndjson(lines: Iterable[bytes | str]) -> Iterator[Row]:
         except json.JSONDecodeError as exc:
             yield line_no, None, f"not valid JSON ({exc.msg} at column {exc.colno})"
             continue
+        except (ValueError, RecursionError) as exc:
+            # Not JSON errors, but what json raises for a huge integer or deep nesting.
+            yield line_no, None, f"cannot be read as JSON ({type(exc).__name__})"
+            continue
         if not isinstance(record, dict):
             yield line_no, None, "not a JSON object"
             continue
@@ -95,9 +99,11 @@ def read_csv(lines: Iterable[str], required: tuple[str, ...]) -> Iterator[Row]:
         except StopIteration:
             return
         except csv.Error as exc:
-            # A broken quote swallows the rest of the file: report it where it started.
-            yield start, None, f"cannot be read as CSV ({exc})"
-            return
+            # Reported where the bad row started; the reader goes on with the next line, so no
+            # later row is dropped unreported.
+            line_no, start = start, reader.line_num + 1
+            yield line_no, None, f"cannot be read as CSV ({exc})"
+            continue
         line_no, start = start, reader.line_num + 1
         if not cells or (len(cells) == 1 and not cells[0].strip()):
             continue

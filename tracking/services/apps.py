@@ -148,8 +148,8 @@ def app_revoke(*, app: ApiApp, actor: Any | None, reason: str = "") -> ApiApp:
         )
         # Inside the transaction: if the cache cannot be cleared, the revocation fails and
         # says so, rather than leaving a cached token working.
-        credentials_cache.forget_tokens(checksums)
+        credentials_cache.revoke_tokens(checksums)
         # And again once committed: a request that read a token row before the delete
         # committed may have cached it in between.
-        transaction.on_commit(lambda: credentials_cache.forget_tokens(checksums), robust=True)
+        transaction.on_commit(lambda: credentials_cache.revoke_tokens(checksums), robust=True)
     return revoked

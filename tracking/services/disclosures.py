@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
+from redis.exceptions import LockError
 
 from tracking.api.disclosures import BUFFER_KEY
 from tracking.redis import client
@@ -31,6 +32,14 @@ for i = 1, tonumber(ARGV[1]) do
   moved = moved + 1
 end
 return moved
+"""
+
+_DELETE_IF_OWNER = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[2])
+  return 1
+end
+return 0
 """
 
 _WRITE_SQL = """
@@ -97,10 +106,18 @@ def drain(*, batch_size: int | None = None, max_batches: int = 1000) -> DrainRep
                 if not redis.eval(_MOVE_BATCH, 2, BUFFER_KEY, PROCESSING_KEY, batch_size):
                     break
             items = redis.lrange(PROCESSING_KEY, 0, -1)
-            new, seen = _write(items)
-            redis.delete(PROCESSING_KEY)
-            written, repeated, batches = written + new, repeated + seen, batches + 1
+            # Raises if the lock was lost (a write stalled past LOCK_SECONDS and another drain
+            # took over): that drain owns the processing list now.
             lock.extend(LOCK_SECONDS, replace_ttl=True)
+            new, seen = _write(items)
+            if not redis.eval(_DELETE_IF_OWNER, 2, LOCK_KEY, PROCESSING_KEY, lock.local.token):
+                # Lost the lock during the write: the list may already hold another drain's
+                # next batch, which only that drain may delete.
+                logger.warning("disclosure drain lost its lock during a write; stopping")
+                break
+            written, repeated, batches = written + new, repeated + seen, batches + 1
+    except LockError:
+        logger.warning("disclosure drain lost its lock; another drain carries on", exc_info=True)
     finally:
         try:
             lock.release()
