@@ -7,6 +7,7 @@ them alike; the report takes medians over rounds. The disclosure buffer is drain
 drain timed) after every phase that filled it.
 """
 
+import os
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -92,6 +93,9 @@ class Measurement:
     label: str
     phases: dict[str, PhaseResult]
     drain: DrainStats
+    # 1-minute load average after each timed phase: the benchmark itself accounts for ~3 on
+    # 2 cores (2 workers, wrk, PostgreSQL, Redis); more means something else was running.
+    loads: list[float] = field(default_factory=list)
 
     def ratios(self, key: str, baseline: str = "a") -> list[float]:
         """Per round: the phase's requests/s over the baseline's in the same round."""
@@ -118,6 +122,7 @@ def measure(
 ) -> Measurement:
     results = {phase.key: PhaseResult(phase) for phase in PHASES}
     drain = DrainStats()
+    loads: list[float] = []
     warmup = DrainStats()  # the warm-up's records are written too, but not reported
 
     def run(phase: Phase, seconds: float) -> LoadResult:
@@ -147,9 +152,10 @@ def measure(
         shift = round_no % len(PHASES)
         for phase in PHASES[shift:] + PHASES[:shift]:
             results[phase.key].runs.append(run(phase, settings.seconds))
+            loads.append(os.getloadavg()[0])
             if phase.numbers_per_request:
                 drain_buffer(drain)
             progress.step()
     summary = ", ".join(f"{r.phase.key} {r.rps:,.0f}/s" for r in results.values())
     progress.finish(summary)
-    return Measurement(label=label, phases=results, drain=drain)
+    return Measurement(label=label, phases=results, drain=drain, loads=loads)

@@ -1,5 +1,6 @@
 """The "Tracking API" section of docs/benchmarks.md, and the stdout summary, from one run."""
 
+import statistics
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -105,7 +106,9 @@ def _results(size: Size) -> list[str]:
     total = sum(r.requests for r in m.phases.values())
     lines += [
         "",
-        f"{total:,} requests timed, none answered with an error status; socket errors: {errors}.",
+        f"{total:,} requests timed, none answered with an error status; socket errors: {errors}. "
+        f"1-minute load average after the phases: median {statistics.median(m.loads):.1f} "
+        f"({min(m.loads):.1f}–{max(m.loads):.1f}); the benchmark alone accounts for about 3.",
         f"Django's queries for one lookup with token and decision warm: "
         f"**{size.django_queries[0]}**; with the decision cache off: {size.django_queries[1]}.",
     ]
@@ -207,6 +210,11 @@ def _profile(run: Run) -> list[str]:
 
 def render_section(run: Run) -> str:
     s, o = run.settings, run.options
+    keep_alive = (
+        "gunicorn's sync workers close every connection, so wrk reconnects per request"
+        if o["worker_class"] == "sync"
+        else "connections kept alive"
+    )
     lines = [
         sections.API_HEADING,
         "",
@@ -259,7 +267,7 @@ def render_section(run: Run) -> str:
         "portal's full middleware). Token and decision caches keep their defaults "
         f"({settings.API_TOKEN_CACHE_SECONDS} s and {settings.ACCESS_DECISION_CACHE_SECONDS} s); "
         "the (b') server runs with `ACCESS_DECISION_CACHE_SECONDS=0`.",
-        f"- Load: wrk {s.threads} threads, {s.connections} connections, keep-alive; "
+        f"- Load: wrk {s.threads} threads, {s.connections} connections ({keep_alive}); "
         f"{s.warmup_seconds:g} s untimed warm-up per phase, then {s.rounds} rounds of "
         f"{s.seconds:g} s per phase in rotated order; medians over rounds. Lookups cycle "
         f"through {o['numbers']:,} distinct stored numbers of the tenant's MIDs "

@@ -37,6 +37,10 @@ class PaymentDeclined(PaymentGatewayError):
         self.payment_intent_id = payment_intent_id
 
 
+class CustomerMissing(PaymentGatewayError):
+    """Stripe has no such customer (deleted in the dashboard, or a test server restarted)."""
+
+
 class WebhookSignatureError(Exception):
     """The webhook body is not signed with our endpoint secret (or is not JSON)."""
 
@@ -108,7 +112,11 @@ def customer_retrieve(*, customer_id: str) -> StripeCustomer:
     try:
         customer = client().v1.customers.retrieve(customer_id)
     except stripe.StripeError as exc:
+        if _missing(exc):
+            raise CustomerMissing(f"Stripe has no customer {customer_id}.") from exc
         raise _error(exc, f"Stripe could not load customer {customer_id}") from exc
+    if "deleted" in customer and customer["deleted"]:
+        raise CustomerMissing(f"Stripe customer {customer_id} was deleted.")
     return StripeCustomer(id=customer["id"], email=customer["email"], name=customer["name"])
 
 

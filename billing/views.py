@@ -260,8 +260,9 @@ class CardAddView(PortalView):
         except (DomainError, PaymentGatewayError) as exc:
             logger.warning("No SetupIntent for provider %s: %s", self.provider.pk, exc)
             unavailable = (
-                "Cards cannot be added right now because the payment service did not answer. "
-                "Please try again in a few minutes."
+                "Cards cannot be added right now: our payment processor could not start the "
+                "card form. Please try again in a few minutes; if it keeps failing, contact "
+                "postal finance."
             )
         else:
             # Read by billing/static/billing/card-setup.js (json_script: no inline script).

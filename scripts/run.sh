@@ -10,7 +10,16 @@ export PATH="$PWD/.venv/bin:$PATH"
 export DJANGO_SETTINGS_MODULE=${DJANGO_SETTINGS_MODULE:-config.settings.dev}
 
 python manage.py migrate --noinput
-python manage.py seed_demo
+
+# The processes start first: the demo data adds a card and pays an invoice through localstripe,
+# which runs under honcho (Ctrl-C still reaches honcho: it shares this script's process group).
+honcho start -f Procfile &
+honcho_pid=$!
+for _ in $(seq 1 60); do
+  (echo >/dev/tcp/127.0.0.1/8420) 2>/dev/null && break
+  sleep 0.5
+done
+python manage.py seed_demo || echo "[run] seed_demo failed; the portal runs without (all of) its demo data" >&2
 
 cat <<BANNER
 
@@ -22,4 +31,4 @@ cat <<BANNER
   Ctrl-C stops web, worker, beat and localstripe together.
 
 BANNER
-exec honcho start -f Procfile
+wait "$honcho_pid"

@@ -98,9 +98,44 @@ def ensure_customer(*, provider: Provider) -> BillingAccount:
     return account
 
 
+def _live_customer(*, provider: Provider) -> BillingAccount:
+    """`ensure_customer`, checked against Stripe: a customer Stripe no longer has (deleted in
+    its dashboard; in development, a restarted localstripe) is replaced by a new one, and the
+    card it held is forgotten, since a card lives on its customer."""
+    account = ensure_customer(provider=provider)
+    try:
+        stripe_gateway.customer_retrieve(customer_id=account.stripe_customer_id)
+    except stripe_gateway.CustomerMissing:
+        pass
+    else:
+        return account
+    with transaction.atomic():
+        locked = BillingAccount.objects.select_for_update().get(pk=account.pk)
+        old_id = locked.stripe_customer_id
+        customer = stripe_gateway.customer_create(
+            email=provider.contact_email,
+            name=provider.legal_name,
+            metadata={"provider_id": str(provider.pk)},
+            idempotency_key=f"provider-{provider.pk}-customer-replaces-{old_id}",
+        )
+        locked.stripe_customer_id = customer.id
+        locked.default_payment_method_id = locked.card_brand = locked.card_last4 = ""
+        locked.card_exp_month = locked.card_exp_year = None
+        locked.save()
+        audit_record(
+            subject=locked,
+            action="billing_customer_replace",
+            actor=None,
+            provider_id=provider.pk,
+            reason="Stripe no longer had the provider's customer.",
+            extra={"old_customer_id": old_id, "stripe_customer_id": customer.id},
+        )
+    return locked
+
+
 def setup_intent_create(*, provider: Provider) -> str:
     """A SetupIntent for the portal's card form; returns the client secret Stripe.js needs."""
-    account = ensure_customer(provider=provider)
+    account = _live_customer(provider=provider)
     return stripe_gateway.setup_intent_create(
         customer_id=account.stripe_customer_id,
         metadata={"provider_id": str(provider.pk)},

@@ -5,6 +5,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+import requests
 from django.conf import settings
 from django.core import mail
 from django.db import connection, transaction
@@ -459,3 +460,19 @@ def test_holds_wait_for_the_whole_grace_period_and_are_set_once(
     assert not Provider.objects.get(pk=on_the_last_day.provider_id).billing_hold
     assert AuditEntry.objects.filter(action="billing_hold_set").count() == 1
     assert len(mail.outbox) == 1
+
+
+def test_a_customer_stripe_no_longer_has_is_replaced_when_a_card_is_set_up(localstripe):
+    provider = ProviderFactory()
+    account = add_card(provider)
+    old_id = account.stripe_customer_id
+    requests.delete(f"{localstripe}/_config/data", timeout=5)  # Stripe forgot everything
+
+    secret = collection.setup_intent_create(provider=provider)
+
+    account.refresh_from_db()
+    assert secret
+    assert account.stripe_customer_id != old_id
+    assert account.default_payment_method_id == "" and account.card_last4 == ""
+    assert stripe_get(f"/v1/customers/{account.stripe_customer_id}")["id"]
+    assert AuditEntry.objects.filter(action="billing_customer_replace").count() == 1

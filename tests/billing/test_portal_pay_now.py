@@ -127,3 +127,17 @@ def test_pay_now_is_a_post(client, provider):
     assert response.status_code == 302
     assert response["Location"] == reverse("billing:invoice", args=[invoice.pk])
     assert not Payment.objects.exists()
+
+
+def test_a_pay_now_without_its_token_charges_nothing(client, provider):
+    from tests.factories import BillingAccountFactory
+
+    BillingAccountFactory(provider=provider)
+    invoice = issued(provider)
+    signed_in(client, provider)
+
+    response = client.post(reverse("billing:invoice_pay", args=[invoice.pk]), {})
+
+    assert response.status_code == 200
+    assert "This form was sent incomplete" in response.content.decode()
+    assert not Payment.objects.exists()
