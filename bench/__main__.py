@@ -1,8 +1,9 @@
-"""Entry point: ``python -m bench [decisions|api [options]]`` (``make bench`` runs both).
+"""Entry point: ``python -m bench [decisions|api [options]|billing]`` (``make bench`` runs all).
 
 ``decisions``: the parser and access-decision benchmarks (bench/runner.py); ``api``: the
-tracking API under load (bench/api_runner.py). Each rewrites its own sections of
-docs/benchmarks.md. With no argument both run, each in its own process, since each configures
+tracking API under load (bench/api_runner.py); ``billing``: the monthly invoice run for 1,000
+and 10,000 providers (bench/billing_run.py). Each rewrites its own sections of
+docs/benchmarks.md. With no argument all run, each in its own process, since each configures
 Django with its own settings.
 """
 
@@ -19,10 +20,14 @@ def _main(argv: list[str]) -> int:
         from bench.api_runner import main
 
         return main(argv[1:])
+    if argv[:1] == ["billing"]:
+        from bench.billing_run import main
+
+        return main()
     if argv:
         print(__doc__, file=sys.stderr)
         return 2
-    for suite in ("decisions", "api"):
+    for suite in ("decisions", "api", "billing"):
         code = subprocess.call([sys.executable, "-m", "bench", suite])  # noqa: S603
         if code:
             return code

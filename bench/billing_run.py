@@ -24,7 +24,7 @@ from bench.environment import bench_database, clear_bench_cache, setup_django
 from bench.progress import status
 
 DB_NAME = "bench_billing"
-HEADING = "## Billing run"
+HEADING = sections.BILLING_HEADING
 SIZES = (1_000, 10_000)
 PERIODS = (date(2026, 10, 1), date(2026, 11, 1))
 AFTER = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)  # both months have ended

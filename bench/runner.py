@@ -31,9 +31,11 @@ def main() -> int:
         status(f"cleaned up ({BENCH_DB_NAME} dropped, bench cache cleared)")
     seconds = time.perf_counter() - clock
     text = report.render_markdown(rows, info, checks, started, seconds)
-    if report.REPORT_PATH.exists():  # the tracking API's section is another run's: kept
-        kept = sections.extract(report.REPORT_PATH.read_text(), sections.API_HEADING)
-        text = text.rstrip() + "\n\n" + kept if kept else text
+    if report.REPORT_PATH.exists():  # the other benchmarks' sections are other runs': kept
+        previous = report.REPORT_PATH.read_text()
+        for heading in (sections.BILLING_HEADING, sections.API_HEADING):
+            kept = sections.extract(previous, heading)
+            text = text.rstrip() + "\n\n" + kept if kept else text
     report.REPORT_PATH.write_text(text)
     print(report.render_text(rows))
     status(f"wrote docs/benchmarks.md in {seconds:.0f} s")

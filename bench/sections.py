@@ -6,6 +6,7 @@ A section is a ``## Heading`` line and everything up to the next ``## `` heading
 import re
 
 API_HEADING = "## Tracking API"
+BILLING_HEADING = "## Billing run"
 
 
 def _span(text: str, heading: str) -> tuple[int, int] | None:
