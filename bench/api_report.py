@@ -41,6 +41,45 @@ class Run:
     seconds: float = 0.0
 
 
+# What the runs so far say, beyond their numbers; each entry dated. Kept here so that every
+# run's section carries it (the numbers above it are regenerated, these are not).
+FINDINGS = [
+    "- **Where a lookup's time goes** (2026-11-27, quiet machine, in-process, per call): "
+    "Django's `cache.get` takes 270 µs against 123 µs for a GET on one reused redis-py "
+    "client, because Django's `RedisCache` builds a new `redis.Redis` (with its ~170 response "
+    "callbacks) for every operation; a lookup makes three such calls (token, decision tokens, "
+    "decision), the constant one. `find_piece` takes 789 µs and `events_of` 964 µs against "
+    "349 µs and 398 µs for the same SQL on a raw cursor: the ORM spends more building SQL and "
+    "model instances than PostgreSQL spends answering. `CONN_HEALTH_CHECKS` adds a `SELECT 1` "
+    "(162 µs) to every request that queries. In all a warm lookup makes 8 round trips (Redis: "
+    "token, quota, two decision-cache reads, disclosure push; PostgreSQL: health check, piece, "
+    "events), the constant 1, and in-process it costs about 10× the constant.",
+    "- **What would close the gap**, largest first (estimates, not measurements): the piece and "
+    "its events in one statement compiled once, as `core.prepared` does for the decision "
+    "(about −1.3 ms); the quota and the decision-cache reads in one Redis script (three round "
+    "trips to one, about −0.4 ms); a cache backend that reuses one client per connection pool "
+    "(about −0.15 ms per cache call, on every portal request too); health checks off for the "
+    "API workers (−0.16 ms). That brings a lookup to about 2 ms in-process and (b)/(a) to "
+    "about 0.45–0.5; 0.60 needs more than that (a lighter middleware stack for the API paths, "
+    "or fewer per-request writes).",
+    "- **Workers**: gthread (2 workers × 4 threads) against sync in a trial on 100k events: "
+    "the same (b)/(a) (0.18 both), the constant 799 against 748 requests/s, but the "
+    "constant's p99 at 207 ms against 39 ms. The benchmark keeps sync workers.",
+    "- **A busy machine** (other test suites running, load average 5–7 on the 2 cores) cut "
+    "every phase's requests/s 2–7× and (b)/(a) from about 0.20 to 0.15–0.17, since each round trip "
+    "then waits for a core: ratios from a busy run understate the lookup. The load average "
+    "after each phase is printed under each table for that reason.",
+    "- **Import** (2026-11-27, cProfile of 86,728 rows on a quiet machine, ~30,000 rows/s): "
+    "the importer's main thread spends about 90% of its time waiting on PostgreSQL: inserting "
+    "the events about a third, the commits about a quarter (they run the deferred foreign-key "
+    "checks of 10,000 events each), staging and upserting the pieces most of the rest. Reading "
+    "and checking rows runs in its own thread and is not the limit; `synchronous_commit = off` "
+    "made no measurable difference. One PostgreSQL backend does the work on one core, so the "
+    "50,000 events/s target needs less server work per row or more than one connection "
+    "importing at once (files, or MID ranges, in parallel).",
+]
+
+
 def _met(ok: bool) -> str:
     return "yes" if ok else "**no**"
 
@@ -229,6 +268,10 @@ def render_section(run: Run) -> str:
         "",
         *_targets(run),
         "",
+        "### Findings",
+        "",
+        *FINDINGS,
+        "",
         "### Throughput and latency",
         "",
     ]
@@ -266,7 +309,8 @@ def render_section(run: Run) -> str:
         "persistent connections `CONN_MAX_AGE=60`, health checks on as in production, the "
         "portal's full middleware). Token and decision caches keep their defaults "
         f"({settings.API_TOKEN_CACHE_SECONDS} s and {settings.ACCESS_DECISION_CACHE_SECONDS} s); "
-        "the (b') server runs with `ACCESS_DECISION_CACHE_SECONDS=0`.",
+        "the (b') server runs with `ACCESS_DECISION_CACHE_SECONDS=0` and a cache key prefix "
+        "of its own, so it cannot read the decisions the other server cached.",
         f"- Load: wrk {s.threads} threads, {s.connections} connections ({keep_alive}); "
         f"{s.warmup_seconds:g} s untimed warm-up per phase, then {s.rounds} rounds of "
         f"{s.seconds:g} s per phase in rotated order; medians over rounds. Lookups cycle "
