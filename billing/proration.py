@@ -59,9 +59,13 @@ def days_in_month(period: date) -> int:
 
 
 def money(cents: int, currency: str = "usd") -> str:
-    """`$1,000.00` (other currencies: `1,000.00 EUR`)."""
-    amount = Decimal(cents).scaleb(-2)
-    return f"${amount:,.2f}" if currency == "usd" else f"{amount:,.2f} {currency.upper()}"
+    """`$1,000.00`, `-$10.00` (other currencies: `1,000.00 EUR`): exact, never a float. The one
+    way billing writes an amount, in lines, e-mails, the admin, the portal and the PDF."""
+    sign = "-" if cents < 0 else ""
+    amount = Decimal(abs(cents)).scaleb(-2)
+    if currency.lower() == "usd":
+        return f"{sign}${amount:,.2f}"
+    return f"{sign}{amount:,.2f} {currency.upper()}"
 
 
 def half_up(value: Decimal) -> int:

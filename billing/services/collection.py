@@ -21,7 +21,6 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from functools import partial
 
 from django.conf import settings
@@ -38,6 +37,7 @@ from accounts.services.providers import provider_billing_hold_set
 from billing import stripe_gateway
 from billing.constants import InvoiceStatus, PaymentMethodKind, PaymentStatus
 from billing.models import BillingAccount, Invoice, Payment
+from billing.proration import money
 from billing.selectors import billing_today, invoices_past_grace
 from billing.services.invoices import invoice_apply_payment
 from billing.services.reconciliation import IssueKind, issue_record
@@ -53,11 +53,6 @@ DUNNING_ROLES = (MembershipRole.BILLING, MembershipRole.OWNER, MembershipRole.AD
 # Stripe keeps an idempotency key, so the resumed attempt cannot charge twice.
 RECHECK_AFTER = timedelta(hours=1)
 FAILURE_MESSAGE_MAX = Payment._meta.get_field("failure_message").max_length
-
-
-def money(cents: int, currency: str) -> str:
-    sign = "$" if currency == "usd" else f"{currency.upper()} "
-    return f"{sign}{Decimal(cents) / 100:,.2f}"
 
 
 def _user(actor: User | None) -> User | None:

@@ -17,7 +17,7 @@ from accounts.models import User
 from billing import stripe_gateway
 from billing.constants import PaymentMethodKind, PaymentStatus, ReconciliationStatus
 from billing.models import Invoice, Payment, ReconciliationIssue
-from billing.selectors import units
+from billing.proration import money
 from core.audit import audit_record
 from core.errors import DomainError
 
@@ -68,10 +68,6 @@ def _int(value: str | None) -> int | None:
         return int(value) if value else None
     except ValueError:
         return None
-
-
-def _money(cents: int, currency: str) -> str:
-    return f"{units(cents)} {currency.upper()}"
 
 
 def reconcile_with_stripe(*, now: datetime | None = None) -> ReconciliationReport:
@@ -132,7 +128,7 @@ def _compare_intent(intent: stripe_gateway.StripePaymentIntent, found) -> int | 
     if invoice is None or (number and invoice.number != number):
         found(
             IssueKind.UNKNOWN_INVOICE,
-            f"{intent.id} ({intent.status}, {_money(intent.amount, intent.currency)}) names "
+            f"{intent.id} ({intent.status}, {money(intent.amount, intent.currency)}) names "
             f"invoice {invoice_id} {number}, which we do not have.",
             None,
             intent.id,
@@ -143,7 +139,7 @@ def _compare_intent(intent: stripe_gateway.StripePaymentIntent, found) -> int | 
         kind = IssueKind.SUCCEEDED_NOT_RECORDED if intent.succeeded else IssueKind.UNKNOWN_PAYMENT
         found(
             kind,
-            f"{intent.id} ({intent.status}, {_money(intent.amount, intent.currency)}) for "
+            f"{intent.id} ({intent.status}, {money(intent.amount, intent.currency)}) for "
             f"{invoice} attempt {intent.metadata.get('attempt', '?')} has no payment here.",
             invoice.pk,
             intent.id,
@@ -152,8 +148,8 @@ def _compare_intent(intent: stripe_gateway.StripePaymentIntent, found) -> int | 
     if intent.amount != payment.amount_cents or intent.currency != payment.currency:
         found(
             IssueKind.AMOUNT_MISMATCH,
-            f"{intent.id} is {_money(intent.amount, intent.currency)}; payment {payment.pk} "
-            f"is {_money(payment.amount_cents, payment.currency)}.",
+            f"{intent.id} is {money(intent.amount, intent.currency)}; payment {payment.pk} "
+            f"is {money(payment.amount_cents, payment.currency)}.",
             invoice.pk,
             intent.id,
         )

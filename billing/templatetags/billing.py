@@ -1,30 +1,23 @@
 """Template helpers of the billing pages: money in currency units, and whether the active
 member may see billing (the side navigation's "Billing" link)."""
 
-from decimal import Decimal
-
 from django import template
 
 from accounts.permissions import Permission
+from billing.proration import money as money_text
 
 register = template.Library()
 
 
-def format_money(cents: int, currency: str = "usd") -> str:
-    """Integer cents as "$1,234.50" (US dollars), "-$10.00" or "1,234.50 EUR": exact, never
-    a float."""
-    sign = "-" if cents < 0 else ""
-    units = f"{Decimal(abs(cents)) / 100:,.2f}"
-    if currency.lower() == "usd":
-        return f"{sign}${units}"
-    return f"{sign}{units} {currency.upper()}"
+# The template filter and Python code share billing.proration.money.
+format_money = money_text
 
 
 @register.filter
 def money(cents, currency: str = "usd") -> str:
     if cents is None or cents == "":
         return ""
-    return format_money(int(cents), currency or "usd")
+    return money_text(int(cents), currency or "usd")
 
 
 @register.filter
