@@ -18,6 +18,7 @@ urlpatterns = [
     path("", include("tracking.urls")),
     path("oauth2/v3/", include("tracking.oauth_urls")),
     path("", include("tracking.api.urls")),
+    path("subscriptions-tracking/v3r2/", include("tracking.webhooks.api_urls")),
     path("", include("billing.urls")),
     path("stripe/webhook/", include("billing.webhook_urls")),
     path("healthz", healthz, name="healthz"),

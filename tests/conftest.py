@@ -63,6 +63,7 @@ def staff_groups(db):
     # Each app's own data migration then adds its models' permissions to the groups.
     for app_label, name, function in [
         ("tracking", "0002_staff_group_permissions", "grant"),
+        ("tracking", "0005_extract_webhook_permissions", "grant"),
         ("billing", "0002_finance_permissions", "grant"),
     ]:
         module = importlib.import_module(f"{app_label}.migrations.{name}")

@@ -493,3 +493,8 @@ class DailyUsageAdmin(SafeChangeListMixin, ReadOnlyAdminMixin, admin.ModelAdmin)
     date_hierarchy = "day"
     ordering = ("-day", "provider__legal_name", "app__name", "-allowed", "reason_code")
     fields = ("day", "provider", "app", "allowed", "reason_code", "calls")
+
+
+# Extracts and webhooks keep their admin beside their code; importing registers them.
+from tracking.extracts import admin as _extracts_admin  # noqa: E402,F401
+from tracking.webhooks import admin as _webhooks_admin  # noqa: E402,F401

@@ -10,3 +10,8 @@ def drain_disclosures() -> dict[str, int]:
     """Every few seconds (beat): the buffered disclosure records into PostgreSQL."""
     report = disclosures.drain()
     return {"written": report.written, "repeated": report.repeated, "batches": report.batches}
+
+
+# Extract and webhook tasks live beside their code; importing registers them with Celery.
+from tracking.extracts import tasks as _extract_tasks  # noqa: E402,F401
+from tracking.webhooks import tasks as _webhook_tasks  # noqa: E402,F401

@@ -1,7 +1,9 @@
 """Portal pages of the tracking app (API apps, usage, try it). Each views module owns its
 routes."""
 
+from tracking.extracts import urls as extract_urls
 from tracking.views import apps, page, tryit
+from tracking.webhooks import urls as webhook_urls
 
 app_name = "tracking"
 
@@ -9,4 +11,6 @@ urlpatterns = [
     *page.urlpatterns,
     *apps.urlpatterns,
     *tryit.urlpatterns,
+    *extract_urls.urlpatterns,
+    *webhook_urls.urlpatterns,
 ]

@@ -259,6 +259,39 @@ API_DISCLOSURE_DRAIN_BATCH = env.int("API_DISCLOSURE_DRAIN_BATCH", default=5000)
 # The largest JSON body the API parses (a full 35-item batch is about 4 KB).
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=64 * 1024)
 
+# --- Scan event extracts (docs/extracts.md)
+# Provider types whose extracts wait for staff approval before they are built.
+EXTRACT_APPROVAL_REQUIRED_TYPES = env.list(
+    "EXTRACT_APPROVAL_REQUIRED_TYPES", default=["SERVICE_PROVIDER"]
+)
+# How long a built extract can be downloaded (and its signed link works), in hours.
+EXTRACT_LINK_TTL_HOURS = env.int("EXTRACT_LINK_TTL_HOURS", default=24)
+# The widest date range and the most MIDs one extract may ask for.
+EXTRACT_MAX_DAYS = env.int("EXTRACT_MAX_DAYS", default=92)
+EXTRACT_MAX_MIDS = env.int("EXTRACT_MAX_MIDS", default=50)
+# Rows fetched from the server-side cursor at a time; the access decision is asked again
+# between chunks, so a revoked MID stops a build within one chunk.
+EXTRACT_CHUNK_ROWS = env.int("EXTRACT_CHUNK_ROWS", default=5000)
+# Events per page of GET /tracking/v3r2/extracts/events (and its ceiling for `limit`).
+EXTRACT_PAGE_SIZE = env.int("EXTRACT_PAGE_SIZE", default=500)
+EXTRACT_MAX_PAGE_SIZE = env.int("EXTRACT_MAX_PAGE_SIZE", default=1000)
+
+# --- Tracking webhooks, Subscriptions-Tracking 3.2 (docs/webhooks.md)
+# Outside development listener URLs must be https and resolve to public addresses only.
+WEBHOOK_REQUIRE_HTTPS = env.bool("WEBHOOK_REQUIRE_HTTPS", default=True)
+# Tests deliver to a live_server on 127.0.0.1; nothing else should turn this on.
+WEBHOOK_ALLOW_LOOPBACK = env.bool("WEBHOOK_ALLOW_LOOPBACK", default=False)
+WEBHOOK_TIMEOUT_SECONDS = env.int("WEBHOOK_TIMEOUT_SECONDS", default=10)
+# Attempts of one delivery before it is given up, with exponential backoff between them.
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=8)
+WEBHOOK_BACKOFF_BASE_SECONDS = env.int("WEBHOOK_BACKOFF_BASE_SECONDS", default=30)
+WEBHOOK_BACKOFF_MAX_SECONDS = env.int("WEBHOOK_BACKOFF_MAX_SECONDS", default=6 * 3600)
+# Consecutive failed attempts (any delivery) after which a subscription is SUSPENDED.
+WEBHOOK_SUSPEND_AFTER_FAILURES = env.int("WEBHOOK_SUSPEND_AFTER_FAILURES", default=10)
+# Fernet keys (urlsafe base64, 32 bytes) encrypting subscription secrets at rest; the first
+# encrypts, all decrypt, so a key can be rotated. Empty: derived from SECRET_KEY.
+WEBHOOK_SECRET_KEYS = env.list("WEBHOOK_SECRET_KEYS", default=[])
+
 # --- Celery
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=CELERY_BROKER_URL)
@@ -289,6 +322,19 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tracking.tasks.drain_disclosures",
         "schedule": 10.0,
         "options": {"expires": 9},
+    },
+    # Every minute: webhook deliveries whose retry time has come (docs/webhooks.md).
+    "webhooks-send-due": {
+        "task": "tracking.webhooks.tasks.send_due_deliveries",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+    # Hourly: built extracts past their link lifetime are deleted, and builds whose worker
+    # died are queued again (docs/extracts.md). https://crontab.guru/#5_*_*_*_*
+    "extracts-housekeeping": {
+        "task": "tracking.extracts.tasks.housekeeping",
+        "schedule": crontab(minute=5),
+        "options": {"expires": 50 * 60},
     },
     # The monthly invoice run (docs/billing.md, "Monthly run"). It bills the previous calendar
     # month of BILLING_TIMEZONE, while these crontabs are UTC (CELERY_TIMEZONE): hourly on the

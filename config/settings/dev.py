@@ -18,3 +18,6 @@ STORAGES["staticfiles"] = {  # noqa: F405
 DEMO_DATA_ALLOWED = True
 # Local development only: DJANGO_STAFF_2FA_REQUIRED=false opens the admin with a password alone.
 STAFF_2FA_REQUIRED = env.bool("DJANGO_STAFF_2FA_REQUIRED", default=True)
+# Development listeners are local (an http://127.0.0.1 receiver); production never allows this.
+WEBHOOK_REQUIRE_HTTPS = env.bool("WEBHOOK_REQUIRE_HTTPS", default=False)
+WEBHOOK_ALLOW_LOOPBACK = env.bool("WEBHOOK_ALLOW_LOOPBACK", default=True)

@@ -56,3 +56,9 @@ CSRF_COOKIE_SECURE = True
 X_FRAME_OPTIONS = "DENY"
 
 LOGGING["root"]["level"] = env("DJANGO_LOG_LEVEL", default="WARNING")
+
+# Webhook listeners: https to public addresses only (SSRF), whatever the environment says.
+WEBHOOK_REQUIRE_HTTPS = True
+WEBHOOK_ALLOW_LOOPBACK = False
+# Subscription secrets are encrypted with their own keys, not derived from SECRET_KEY.
+WEBHOOK_SECRET_KEYS = env.list("WEBHOOK_SECRET_KEYS")

@@ -27,3 +27,8 @@ DEMO_DATA_ALLOWED = True
 # Enforced as in production: admin tests sign staff in with a verified device
 # (tests/otp.py: otp_login, and the admin_client fixture in tests/conftest.py).
 STAFF_2FA_REQUIRED = True
+# Webhook tests deliver to a live_server on 127.0.0.1 over http; the SSRF tests turn these
+# back to production's values with `settings` overrides.
+WEBHOOK_REQUIRE_HTTPS = False
+WEBHOOK_ALLOW_LOOPBACK = True
+WEBHOOK_BACKOFF_BASE_SECONDS = 1

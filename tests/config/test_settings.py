@@ -22,6 +22,7 @@ PRODUCTION_ENV = {
     "EMAIL_URL": "smtp+tls://mailer:secret@smtp.example.gov:587",
     "DEFAULT_FROM_EMAIL": "Tracking Access Portal <noreply@portal.example.gov>",
     "PORTAL_BASE_URL": "https://portal.example.gov",
+    "WEBHOOK_SECRET_KEYS": "mAVbZ0n1S7Nf0p2m8m9QeX3kq3c1h2b7Yk4Wm1Zr6xA=",
 }
 
 PROBE = (

@@ -1,0 +1,1 @@
+"""Staff admin (filled in by issue 11)."""

@@ -1,0 +1,3 @@
+"""Portal pages (filled in by issue 11)."""
+
+urlpatterns: list = []

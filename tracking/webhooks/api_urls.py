@@ -1,0 +1,3 @@
+"""API routes (filled in by issue 11)."""
+
+urlpatterns: list = []
