@@ -239,3 +239,53 @@ def billing_rows(provider=None) -> None:
     InvoiceLineFactory(invoice=InvoiceFactory(provider=provider, line=None), kind="OVERAGE")
     BillingAccountFactory(provider=provider)
     StripeEventFactory()
+
+
+def extract_and_webhook_rows(*, provider, app, piece, user) -> None:
+    """Rows as the extract and webhook services leave them: a pending extract (the review
+    queue's actions), a built one with a download, a subscription with a delivery and its log."""
+    from tracking.constants import ExtractFormat, ExtractSource, ExtractStatus, SubscriptionFilter
+    from tracking.models import (
+        DeliveryAttempt,
+        Extract,
+        ExtractDownload,
+        Subscription,
+        WebhookDelivery,
+    )
+
+    today = timezone.now().date()
+    common = {
+        "provider": provider,
+        "source": ExtractSource.PORTAL,
+        "mids": [piece.mid],
+        "start_date": today,
+        "end_date": today,
+        "file_format": ExtractFormat.NDJSON,
+    }
+    Extract.objects.create(status=ExtractStatus.PENDING_APPROVAL, **common)
+    built = Extract.objects.create(
+        status=ExtractStatus.READY,
+        row_count=1,
+        byte_count=20,
+        sha256="0" * 64,
+        expires_at=timezone.now(),
+        **common,
+    )
+    ExtractDownload.objects.create(extract=built, user=user)
+    subscription = Subscription.objects.create(
+        provider=provider,
+        app=app,
+        filter_kind=SubscriptionFilter.MID,
+        mid=piece.mid,
+        event_types=["ALL_UPDATES"],
+        listener_url="https://listener.example.com/hook",
+        secret_encrypted="not-a-real-token",
+        admin_emails=["ops@example.com"],
+    )
+    delivery = WebhookDelivery.objects.create(
+        subscription=subscription,
+        piece=piece,
+        last_event=piece.events.first(),
+        event_type="ALL_UPDATES",
+    )
+    DeliveryAttempt.objects.create(delivery=delivery, number=1, status_code=500)

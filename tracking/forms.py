@@ -3,6 +3,7 @@
 from django import forms
 
 from accounts.forms.uswds import UswdsForm
+from tracking.constants import DEFAULT_APP_SCOPES, SCOPES
 from tracking.models import ApiApp
 
 EXPAND_CHOICES = [("SUMMARY", "Summary"), ("DETAIL", "Detail (every scan event)")]
@@ -14,7 +15,18 @@ class AppCreateForm(UswdsForm):
         max_length=100,
         help_text="For your team: for example the system that will call the API.",
     )
+    scopes = forms.MultipleChoiceField(
+        label="What the app may do",
+        choices=list(SCOPES.items()),
+        initial=list(DEFAULT_APP_SCOPES),
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="With none chosen the app gets the tracking scope.",
+    )
     submission = forms.CharField(widget=forms.HiddenInput)
+
+    def clean_scopes(self) -> tuple[str, ...]:
+        return tuple(self.cleaned_data["scopes"]) or DEFAULT_APP_SCOPES
 
 
 class OneTimeForm(UswdsForm):

@@ -54,6 +54,7 @@ from tests.factories import (
     ScheduleLineFactory,
     StaffFactory,
     billing_rows,
+    extract_and_webhook_rows,
 )
 from tests.otp import otp_login
 
@@ -218,6 +219,9 @@ def _tracking_rows(provider) -> None:
     )
     DailyUsage.objects.create(
         provider=provider, app=app, day=timezone.now().date(), allowed=True, calls=1
+    )
+    extract_and_webhook_rows(
+        provider=provider, app=app, piece=piece, user=provider.memberships.first().user
     )
 
 

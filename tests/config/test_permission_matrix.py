@@ -50,6 +50,9 @@ CHANGELISTS: dict[str, tuple[int, int, int, int, int]] = {
     "tracking.MailPiece": (200, 200, 403, 200, 403),
     "tracking.Disclosure": (200, 200, 403, 200, 403),
     "tracking.DailyUsage": (200, 200, 200, 200, 403),
+    "tracking.Extract": (200, 200, 403, 200, 403),
+    "tracking.Subscription": (200, 200, 403, 200, 403),
+    "tracking.WebhookDelivery": (200, 200, 403, 200, 403),
     "billing.FeeSchedule": (200, 403, 200, 200, 403),
     "billing.BillingAccount": (200, 403, 200, 200, 403),
     "billing.Invoice": (200, 403, 200, 200, 403),
@@ -70,6 +73,17 @@ BILLING_MODELS = (
     "reconciliationissue",
 )
 BILLING_VIEWS = {f"billing.view_{model}" for model in BILLING_MODELS}
+# Extracts and webhooks carry tracking data: reviewers and support read them, finance does not.
+EXTRACT_WEBHOOK_VIEWS = {
+    f"tracking.view_{model}"
+    for model in (
+        "extract",
+        "extractdownload",
+        "subscription",
+        "webhookdelivery",
+        "deliveryattempt",
+    )
+}
 # What finance decides in the admin: every invoice action (approve, void, write off, credit
 # note, offline payment, resend, export) on change_invoice; fee schedule rows; reconciliation.
 FINANCE_DECISIONS = [
@@ -103,6 +117,8 @@ PERMISSIONS: dict[str, set[str]] = {
         "tracking.view_trackingevent",
         "tracking.view_disclosure",
         "tracking.view_dailyusage",
+        *EXTRACT_WEBHOOK_VIEWS,
+        "tracking.change_extract",  # approve or reject a service provider's extract
     },
     FINANCE: {
         "accounts.view_provider",
@@ -128,6 +144,7 @@ PERMISSIONS: dict[str, set[str]] = {
         "tracking.view_trackingevent",
         "tracking.view_disclosure",
         "tracking.view_dailyusage",
+        *EXTRACT_WEBHOOK_VIEWS,
         *BILLING_VIEWS,
     },
 }
@@ -142,6 +159,7 @@ DECISIONS = [
     "agreements.add_agreementversion",
     "tracking.change_providerapiquota",
     "tracking.add_providerapiquota",
+    "tracking.change_extract",
 ]
 DECIDES: dict[str, bool] = {
     "superuser": True,

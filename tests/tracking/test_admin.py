@@ -29,7 +29,7 @@ from core.models import AuditEntry
 from core.tracking_numbers import make_impb
 from tests.config import test_admin_hostile as hostile
 from tests.config import test_bad_input as bad_input
-from tests.factories import ProviderFactory, StaffFactory, UserFactory
+from tests.factories import ProviderFactory, StaffFactory, UserFactory, extract_and_webhook_rows
 from tests.otp import otp_login
 from tests.review_admin import decide, messages_of, open_reason_page, record_notifications
 from tracking import credentials_cache
@@ -148,6 +148,7 @@ def rows():
         reason_code="MID_NOT_AUTHORIZED",
         calls=3,
     )
+    extract_and_webhook_rows(provider=provider, app=app, piece=piece, user=UserFactory())
     return SimpleNamespace(
         provider=provider, app=app, quota=quota, piece=piece, disclosure=disclosure, usage=usage
     )

@@ -63,7 +63,10 @@ class AppCreateView(PortalView):
             return redirect("tracking:apps")
         try:
             issued = app_create(
-                provider=self.provider, name=form.cleaned_data["name"], actor=request.user
+                provider=self.provider,
+                name=form.cleaned_data["name"],
+                actor=request.user,
+                scopes=form.cleaned_data["scopes"],
             )
         except DomainError as exc:
             release_submission(request, token)

@@ -5,6 +5,8 @@ from pathlib import Path
 from typing import TextIO
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.db.models import Max
 
 from tracking.imports import (
     DEFAULT_BATCH_SIZE,
@@ -16,6 +18,9 @@ from tracking.imports import (
     RowError,
     import_events,
 )
+from tracking.models import TrackingEvent
+from tracking.webhooks.selectors import enabled_subscriptions as live_subscriptions
+from tracking.webhooks.tasks import fan_out_new_events
 
 # With --errors FILE, stderr shows only the first few; the file has them all.
 ERRORS_SHOWN_WITH_FILE = 20
@@ -118,6 +123,18 @@ class Command(BaseCommand):
                 number = f" {error.tracking_number}" if error.tracking_number else ""
                 self.stderr.write(f"line {error.line}{number}: {error.reason}")
 
+        # Events stored before this import are not new to webhook subscribers: the fan-out
+        # notifies about events above this mark only (docs/webhooks.md, "Fan-out").
+        mark = TrackingEvent.objects.aggregate(mark=Max("pk"))["mark"] or 0
+
+        def on_new_events(piece_ids: list[int]) -> None:
+            # Called after each batch commits (on_commit also covers a caller's transaction).
+            # Without any enabled subscription there is nobody to notify: no task at all.
+            if not live_subscriptions().exists():
+                return
+            ids = list(piece_ids)
+            transaction.on_commit(lambda: fan_out_new_events.delay(ids, after_event_id=mark))
+
         try:
             report = import_events(
                 path=path,
@@ -125,6 +142,7 @@ class Command(BaseCommand):
                 batch_size=options["batch_size"],
                 on_progress=bar.update if bar else None,
                 on_error=on_error,
+                on_new_events=on_new_events,
             )
         except ImportFileError as exc:
             raise CommandError(str(exc)) from exc

@@ -1,0 +1,1 @@
+from tests.tracking.webhooks.helpers import receiver  # noqa: F401 - a fixture
