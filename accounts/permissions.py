@@ -17,6 +17,7 @@ class Permission(models.TextChoices):
     VIEW_BILLING = "VIEW_BILLING", "see invoices"
     MANAGE_PAYMENT_METHODS = "MANAGE_PAYMENT_METHODS", "add and remove payment methods"
     MANAGE_API_CREDENTIALS = "MANAGE_API_CREDENTIALS", "create and revoke API credentials"
+    REQUEST_EXTRACTS = "REQUEST_EXTRACTS", "request and download scan event extracts"
 
 
 _ADMINISTRATION = frozenset(
@@ -29,6 +30,7 @@ _ADMINISTRATION = frozenset(
         Permission.VIEW_BILLING,
         Permission.MANAGE_PAYMENT_METHODS,
         Permission.MANAGE_API_CREDENTIALS,
+        Permission.REQUEST_EXTRACTS,
     }
 )
 
@@ -38,7 +40,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     MembershipRole.BILLING: frozenset(
         {Permission.VIEW, Permission.VIEW_BILLING, Permission.MANAGE_PAYMENT_METHODS}
     ),
-    MembershipRole.DEVELOPER: frozenset({Permission.VIEW, Permission.MANAGE_API_CREDENTIALS}),
+    MembershipRole.DEVELOPER: frozenset(
+        {Permission.VIEW, Permission.MANAGE_API_CREDENTIALS, Permission.REQUEST_EXTRACTS}
+    ),
 }
 
 

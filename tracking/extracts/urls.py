@@ -1,3 +1,5 @@
-"""Portal pages (filled in by issue 11)."""
+"""Portal routes of scan event extracts (included by tracking/urls.py, namespace "tracking")."""
 
-urlpatterns: list = []
+from tracking.extracts.views import urlpatterns
+
+__all__ = ["urlpatterns"]

@@ -56,7 +56,8 @@ class Migration(migrations.Migration):
                 ('downloaded_at', models.DateTimeField(auto_now_add=True)),
                 ('ip_address', models.GenericIPAddressField(blank=True, null=True)),
                 ('extract', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='downloads', to='tracking.extract')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('app', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='tracking.apiapp')),
             ],
             options={
                 'ordering': ['-downloaded_at', '-pk'],
@@ -146,6 +147,10 @@ class Migration(migrations.Migration):
             model_name='extract',
             constraint=models.CheckConstraint(condition=models.Q(models.Q(('status', 'READY'), _negated=True), models.Q(('row_count__isnull', False), models.Q(('sha256', ''), _negated=True), ('expires_at__isnull', False)), _connector='OR'), name='tracking_extract_ready_has_file_facts'),
         ),
+        migrations.AddConstraint(
+            model_name='extractdownload',
+            constraint=models.CheckConstraint(condition=models.Q(('user__isnull', False), ('app__isnull', False), _connector='OR'), name='tracking_extractdownload_by_someone'),
+        ),
         migrations.AddIndex(
             model_name='subscription',
             index=models.Index(condition=models.Q(('deleted_at__isnull', True)), fields=['mid'], name='tracking_sub_mid'),
@@ -177,5 +182,15 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name='deliveryattempt',
             constraint=models.UniqueConstraint(fields=('delivery', 'number'), name='tracking_attempt_number'),
+        ),
+        migrations.AddField(
+            model_name='webhookdelivery',
+            name='replay_requested',
+            field=models.BooleanField(default=False),
+        ),
+        migrations.AddField(
+            model_name='deliveryattempt',
+            name='basis',
+            field=models.CharField(blank=True, max_length=60),
         ),
     ]

@@ -70,15 +70,28 @@ class Extract(models.Model):
 
 
 class ExtractDownload(models.Model):
-    """One download of a built extract: the audit trail's "each download"."""
+    """One download of a built extract: the audit trail's "each download". A member downloads
+    it in the portal (user), an API app through /tracking/v3r2/extracts/{id}/file (app)."""
 
     extract = models.ForeignKey(Extract, on_delete=models.PROTECT, related_name="downloads")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    app = models.ForeignKey(
+        ApiApp, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     downloaded_at = models.DateTimeField(auto_now_add=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
 
     class Meta:
         ordering = ["-downloaded_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(user__isnull=False) | Q(app__isnull=False),
+                name="tracking_extractdownload_by_someone",
+            )
+        ]
 
     def __str__(self) -> str:
-        return f"{self.extract_id} by {self.user_id} at {self.downloaded_at:%Y-%m-%d %H:%M}"
+        who = f"user {self.user_id}" if self.user_id else f"app {self.app_id}"
+        return f"{self.extract_id} by {who} at {self.downloaded_at:%Y-%m-%d %H:%M}"
