@@ -177,11 +177,15 @@ def _group_migration(app_label: str, name: str):
     return module, state.apps
 
 
+TRACKING_GRANTS = ("0002_staff_group_permissions", "0005_extract_webhook_permissions")
+
+
 def grant_tracking_permissions() -> None:
     """tests/conftest.py's staff_groups re-applies core's migration, which sets each group to
-    exactly core's grants; the tracking migration's forward step adds the tracking ones back."""
-    module, apps = _group_migration("tracking", "0002_staff_group_permissions")
-    module.grant(apps, SimpleNamespace(connection=connection))
+    exactly core's grants; the tracking migrations' forward steps add the tracking ones back."""
+    for name in TRACKING_GRANTS:
+        module, apps = _group_migration("tracking", name)
+        module.grant(apps, SimpleNamespace(connection=connection))
 
 
 def grant_billing_permissions() -> None:
@@ -331,7 +335,7 @@ def test_the_group_migration_is_idempotent_and_reversible():
 
 
 def test_the_tracking_grants_are_idempotent_reversible_and_touch_only_tracking():
-    migration, apps = _group_migration("tracking", "0002_staff_group_permissions")
+    migrations = [_group_migration("tracking", name) for name in TRACKING_GRANTS]
     editor = SimpleNamespace(connection=connection)
     by_hand = {
         FINANCE: Permission.objects.get(codename="view_disclosure"),  # a tracking one
@@ -341,15 +345,35 @@ def test_the_tracking_grants_are_idempotent_reversible_and_touch_only_tracking()
         Group.objects.get(name=group).permissions.add(permission)
     expected = {**PERMISSIONS, SUPPORT: PERMISSIONS[SUPPORT] | {"accounts.delete_user"}}
 
-    migration.grant(apps, editor)
-    migration.grant(apps, editor)
+    for _ in range(2):
+        for migration, apps in migrations:
+            migration.grant(apps, editor)
     assert group_permissions() == expected  # the hand-made tracking grant is gone, not the other
 
-    migration.revoke(apps, editor)
+    for migration, apps in reversed(migrations):
+        migration.revoke(apps, editor)
     assert group_permissions() == _outside("tracking", expected)
 
-    migration.grant(apps, editor)
+    for migration, apps in migrations:
+        migration.grant(apps, editor)
     assert group_permissions() == expected
+
+
+def test_each_tracking_grant_leaves_the_other_migrations_models_alone():
+    """0002 (the API's models) and 0005 (extracts and webhooks) each set exactly their own
+    models' permissions, so re-applying one never strips what the other granted."""
+    (first, first_apps), (second, second_apps) = (
+        _group_migration("tracking", name) for name in TRACKING_GRANTS
+    )
+    editor = SimpleNamespace(connection=connection)
+
+    first.grant(first_apps, editor)
+    assert group_permissions() == PERMISSIONS
+    second.revoke(second_apps, editor)
+    assert "tracking.view_disclosure" in group_permissions()[SUPPORT]
+    assert "tracking.view_extract" not in group_permissions()[SUPPORT]
+    second.grant(second_apps, editor)
+    assert group_permissions() == PERMISSIONS
 
 
 def test_no_group_may_revoke_api_apps():

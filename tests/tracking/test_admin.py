@@ -579,6 +579,8 @@ def test_the_walk_covers_the_tracking_actions_and_autocomplete():
     assert {(model._meta.label, action) for model, _, action in TRACKING_ACTIONS} == {
         ("tracking.ApiApp", "revoke_apps"),
         ("tracking.ProviderApiQuota", "reset_to_default"),
+        ("tracking.Extract", "approve_extracts"),
+        ("tracking.Extract", "reject_extracts"),
     }
     assert ("tracking.ProviderApiQuota", "provider") in {
         (model._meta.label, field) for model, field in hostile.AUTOCOMPLETE_CASES

@@ -192,8 +192,9 @@ def _schema_document(client) -> dict:
 
 
 @pytest.mark.django_db
-def test_the_schema_documents_exactly_the_two_tracking_operations(client):
-    """Not the catch-all that answers unknown API paths with a 404 envelope, for one."""
+def test_the_schema_documents_exactly_the_api_operations(client):
+    """Tracking, extracts and subscriptions; not the catch-all that answers unknown API paths
+    with a 404 envelope, for one."""
     paths = _schema_document(client)["paths"]
 
     documented = sorted(
@@ -201,7 +202,19 @@ def test_the_schema_documents_exactly_the_two_tracking_operations(client):
         for methods in paths.values()
         for method, operation in methods.items()
     )
-    assert documented == [("get-package-tracking", "GET"), ("get-packages-tracking", "POST")]
+    assert documented == [
+        ("delete-subscriptions-tracking-id", "DELETE"),
+        ("get-extract", "GET"),
+        ("get-extract-events", "GET"),
+        ("get-extract-file", "GET"),
+        ("get-package-tracking", "GET"),
+        ("get-packages-tracking", "POST"),
+        ("get-subscriptions-tracking", "GET"),
+        ("get-subscriptions-tracking-id", "GET"),
+        ("post-extract", "POST"),
+        ("post-subscriptions-tracking", "POST"),
+        ("put-subscriptions-tracking-id", "PUT"),
+    ]
 
 
 @pytest.mark.django_db

@@ -10,8 +10,8 @@ on "change"/"add", and no group deletes anything.
   tracking data.
 - Support reads every tracking model and changes nothing.
 
-Forward is idempotent: each group ends with exactly these tracking permissions (others it holds
-are left alone). Backward removes the groups' tracking permissions. Permissions are referenced
+Forward is idempotent: each group ends with exactly these permissions on these models (others
+it holds, later migrations' tracking models included, are left alone). Backward removes the groups' tracking permissions. Permissions are referenced
 by app label and codename only, as in core's migration.
 """
 
@@ -44,6 +44,10 @@ GRANTS: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 
+# The models this migration speaks for; 0005 grants the extract and webhook models.
+MODELS = ("apiapp", "providerapiquota", "mailpiece", "trackingevent", "disclosure", "dailyusage")
+
+
 def _ensure_permissions(apps, using: str) -> None:
     """Django creates permissions after the last migration (post_migrate); on a fresh
     database they do not exist yet at this point, so create them from the historical models."""
@@ -60,7 +64,9 @@ def grant(apps, schema_editor):
     _ensure_permissions(apps, using)
     Group = apps.get_model("auth", "Group")
     Permission = apps.get_model("auth", "Permission")
-    tracking = Permission.objects.using(using).filter(content_type__app_label="tracking")
+    tracking = Permission.objects.using(using).filter(
+        content_type__app_label="tracking", content_type__model__in=MODELS
+    )
     for name, grants in GRANTS.items():
         wanted = {f"{action}_{model}" for model, actions in grants.items() for action in actions}
         permissions = list(tracking.filter(codename__in=wanted))
@@ -68,7 +74,9 @@ def grant(apps, schema_editor):
         if found != wanted:
             raise RuntimeError(f"Missing permissions for {name!r}: {sorted(wanted - found)}")
         group, _ = Group.objects.using(using).get_or_create(name=name)
-        held = group.permissions.filter(content_type__app_label="tracking")
+        held = group.permissions.filter(
+            content_type__app_label="tracking", content_type__model__in=MODELS
+        )
         group.permissions.remove(*held.exclude(codename__in=wanted))
         group.permissions.add(*permissions)
 
@@ -76,7 +84,11 @@ def grant(apps, schema_editor):
 def revoke(apps, schema_editor):
     Group = apps.get_model("auth", "Group")
     for group in Group.objects.using(schema_editor.connection.alias).filter(name__in=GRANTS):
-        group.permissions.remove(*group.permissions.filter(content_type__app_label="tracking"))
+        group.permissions.remove(
+            *group.permissions.filter(
+                content_type__app_label="tracking", content_type__model__in=MODELS
+            )
+        )
 
 
 class Migration(migrations.Migration):
