@@ -22,6 +22,8 @@ from agreements.constants import AgreementStatus, MidLinkStatus, MidRelation, Sc
 from agreements.models import Agreement, AgreementVersion, MidLink
 from core.otp import base32_secret, staff_totp_enrol
 from demo import billing_seed, tracking_seed
+from demo.extracts_seed import seed_extracts
+from demo.webhooks_seed import seed_webhooks
 
 ACCESS_START = datetime(2026, 4, 1, tzinfo=UTC)
 
@@ -79,6 +81,8 @@ class DemoReport:
     sample_tracking_numbers: list[dict[str, Any]] = field(default_factory=list)
     api_clients: list[dict[str, Any]] = field(default_factory=list)
     tracking_data: dict[str, Any] = field(default_factory=dict)
+    extracts: list[dict[str, Any]] = field(default_factory=list)
+    webhooks: list[dict[str, Any]] = field(default_factory=list)
     billing: dict[str, Any] = field(default_factory=dict)
     created: int = 0
 
@@ -478,7 +482,7 @@ def seed_demo() -> DemoReport:
 def _seed_portal(seed: _Seeder) -> dict[str, Any]:
     """Everything but billing, in one transaction; returns who billing's demo needs."""
     staff = seed.user(email="admin@example.com", role="superuser (postal staff)", superuser=True)
-    seed.user(
+    reviewer = seed.user(
         email="reviewer@usps.example",
         role="staff: Agreement reviewers",
         staff_group="Agreement reviewers",
@@ -589,4 +593,15 @@ def _seed_portal(seed: _Seeder) -> dict[str, Any]:
     seed.tracking(
         owners={insights.legal_name: analyst, acme.legal_name: shipper_owner},
     )
+    # A built extract per provider (the service provider's approved by the demo reviewer, as
+    # staff would) and a subscription, disabled until pointed at a real listener.
+    seed.report.extracts = [
+        seed_extracts(
+            provider=insights, actor=analyst, mids=[ANALYTICS_MID, SHIPPER_MID], reviewer=reviewer
+        ),
+        seed_extracts(provider=acme, actor=shipper_owner, mids=[SHIPPER_MID]),
+    ]
+    seed.report.webhooks = [seed_webhooks(provider=insights, mid=ANALYTICS_MID, actor=analyst)]
+    for entry in [*seed.report.extracts, *seed.report.webhooks]:
+        seed._count(bool(entry.get("created")))
     return {"finance": finance, "paying": insights, "payer": analyst, "held": metrics}

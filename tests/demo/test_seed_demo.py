@@ -369,3 +369,28 @@ def test_the_human_output_lists_clients_and_samples(settings):
     assert "EC" in output and "NO_MID_IN_TRACKING_NUMBER; in the store" in output
     assert "MID_NOT_AUTHORIZED; in the store" in output
     assert "allowed; not in the store" in output
+
+
+def test_the_demo_has_a_built_extract_per_provider_and_a_disabled_subscription():
+    """Through the real services: the service provider's extract was approved by the demo
+    reviewer, the shipper's needed no approval; both hold a file whose hash is recorded."""
+    from tracking.models import Extract, Subscription
+
+    report = json.loads(run_seed("--json"))
+
+    built = {entry["provider"]: entry for entry in report["extracts"]}
+    assert set(built) == {"Parcel Insights LLC", "Acme Shipping Co."}
+    for entry in built.values():
+        extract = Extract.objects.get(public_id=entry["extract_id"])
+        assert (entry["status"], extract.status) == ("READY", "READY")
+        assert extract.row_count > 0 and len(extract.sha256) == 64
+    insights = Extract.objects.get(public_id=built["Parcel Insights LLC"]["extract_id"])
+    assert insights.decided_by.email == "reviewer@usps.example"
+    (hook,) = report["webhooks"]
+    subscription = Subscription.objects.get(public_id=hook["subscription_id"])
+    assert (hook["mid"], subscription.status) == ("902345678", "DISABLED")
+    again = json.loads(run_seed("--json"))
+    assert [e["extract_id"] for e in again["extracts"]] == [
+        e["extract_id"] for e in report["extracts"]
+    ]
+    assert again["created"] == 0
