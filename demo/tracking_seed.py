@@ -14,7 +14,7 @@ from accounts.models import Provider, User
 from agreements.decision import decide_for_number
 from core.audit import audit_record
 from core.tracking_numbers import make_impb, mod10_check_digit, parse, s10_check_digit
-from tracking.constants import ApiAppStatus
+from tracking.constants import SCOPES, ApiAppStatus
 from tracking.generator import generate_records, records_for_number
 from tracking.imports import import_events
 from tracking.models import ApiApp, MailPiece, ProviderApiQuota
@@ -134,7 +134,8 @@ def api_client(*, client: DemoClient, provider: Provider, actor: User) -> tuple[
     )
     created = app is None
     if created:
-        issued = app_create(provider=provider, name=CLIENT_NAME, actor=actor)
+        # Both scopes, so the demo client can try the subscriptions API too.
+        issued = app_create(provider=provider, name=CLIENT_NAME, actor=actor, scopes=tuple(SCOPES))
         app = issued.app
         application = app.application
         application.client_id = client.client_id

@@ -331,7 +331,8 @@ def test_the_api_clients_hold_working_credentials_and_a_demo_quota(client):
             application__client_id=entry["client_id"]
         )
         assert app.provider.legal_name == entry["provider"]
-        assert (app.status, app.scope, entry["scope"]) == ("ACTIVE", "tracking", "tracking")
+        both = "tracking subscriptions-tracking"
+        assert (app.status, app.scope, entry["scope"]) == ("ACTIVE", both, both)
         assert app.provider.api_quota.calls_per_hour == entry["quota_per_hour"] == 100_000
         # Stored hashed, like every secret; the printed one is the one that works.
         assert app.application.client_secret != entry["client_secret"]
@@ -346,7 +347,7 @@ def test_the_api_clients_hold_working_credentials_and_a_demo_quota(client):
         content_type="application/json",
     )
     assert token.status_code == 200, token.content
-    assert token.json()["scope"] == "tracking"
+    assert token.json()["scope"] == "tracking subscriptions-tracking"
 
 
 def test_a_rotated_demo_secret_is_left_alone_and_not_printed():
