@@ -104,6 +104,9 @@ class WebhookDelivery(models.Model):
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # Set by a replay and cleared when its attempt is claimed: that attempt is the replay
+    # (a PENDING delivery with attempts can also be a lease-expiry retry, not a replay).
+    replay_requested = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -137,6 +140,10 @@ class DeliveryAttempt(models.Model):
     error = models.CharField(max_length=500, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
     replay = models.BooleanField(default=False)
+    # The disclosure record: the grant the access decision allowed this attempt on, as
+    # "KIND:pk" (e.g. "MID_LINK:12", as tracking.api.lookup.disclosure_records writes it),
+    # written with the claim, before the POST. Empty for an attempt that was not sent.
+    basis = models.CharField(max_length=60, blank=True)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

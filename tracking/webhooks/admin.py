@@ -96,6 +96,7 @@ class AttemptInline(ReadOnlyAdminMixin, admin.TabularInline):
         "duration_ms",
         "replay",
         "requested_by",
+        "basis",
     )
     readonly_fields = fields
     ordering = ("-number",)

@@ -19,6 +19,8 @@ from tracking.webhooks.secrets import MASK
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
 MAX_FILTER_VALUES = 50
+# A provider has at most 100 live subscriptions; the bound keeps the SQL OFFSET in range.
+MAX_OFFSET = 1_000_000
 
 # Service field -> the request's parameter, for the error envelope's source.parameter.
 PARAMETERS = {
@@ -68,7 +70,11 @@ class SubscriptionInSerializer(serializers.Serializer):
 
     listenerURL = text(required=False, help_text="https, at most 200 characters.")  # noqa: N815
     secret = text(required=False, help_text="Exactly 32 characters.")
-    status = text(required=False, help_text="ENABLED or DISABLED.")
+    status = text(
+        required=False,
+        help_text="ENABLED or DISABLED (on create too: a DISABLED subscription sends nothing "
+        "until enabled). SUSPENDED is set by the server only.",
+    )
     adminNotification = EmailNotificationSerializer(many=True, required=False)  # noqa: N815
     filterProperties = FilterPropertiesSerializer(required=False)  # noqa: N815
 
@@ -121,7 +127,7 @@ class ListQuerySerializer(serializers.Serializer):
     trackingNumber = serializers.CharField(  # noqa: N815
         required=False, help_text="Comma-separated tracking numbers."
     )
-    offset = serializers.IntegerField(required=False, min_value=0, default=0)
+    offset = serializers.IntegerField(required=False, min_value=0, max_value=MAX_OFFSET, default=0)
     limit = serializers.IntegerField(
         required=False, min_value=1, max_value=MAX_LIMIT, default=DEFAULT_LIMIT
     )

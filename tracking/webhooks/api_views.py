@@ -7,6 +7,8 @@ import math
 import uuid
 from typing import Any
 
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_variables
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -35,9 +37,11 @@ from tracking.webhooks.api_serializers import (
     represent,
     require,
 )
+from tracking.webhooks.parsers import SubscriptionJSONParser
 from tracking.webhooks.services import (
     AccessRefused,
     StaleVersion,
+    SubscriptionGone,
     subscription_create,
     subscription_delete,
     subscription_update,
@@ -67,7 +71,24 @@ PRECONDITION_ERRORS = {
 }
 
 
+def _not_found() -> ApiError:
+    return ApiError(
+        404,
+        [
+            Problem(
+                404,
+                "NOT_FOUND",
+                "You have no subscription with this subscriptionId.",
+                parameter="subscriptionId",
+            )
+        ],
+    )
+
+
 def _api_error(exc: DomainError) -> ApiError:
+    if isinstance(exc, SubscriptionGone):
+        # Deleted by another request after this one read it: as gone as an unknown id.
+        return _not_found()
     if isinstance(exc, AccessRefused):
         code_status, code = (400 if exc.bad_request else 403), exc.code
     elif isinstance(exc, StaleVersion):
@@ -90,6 +111,7 @@ def _bad_request(parameter: str, detail: str) -> ApiError:
 class SubscriptionsApiBase(TrackingApiView):
     required_scopes = [SCOPE_SUBSCRIPTIONS_TRACKING]
     api_version = API_VERSION
+    parser_classes = [SubscriptionJSONParser]
 
     def caller_provider(self, request: Request) -> Provider:
         return Provider.objects.get(pk=request.auth.provider_id)
@@ -97,6 +119,7 @@ class SubscriptionsApiBase(TrackingApiView):
     def caller_app(self, request: Request) -> ApiApp:
         return ApiApp.objects.get(pk=request.auth.app_id)
 
+    @method_decorator(sensitive_variables("parsed"))
     def body(self, request: Request) -> dict[str, Any]:
         if not isinstance(request.data, dict):
             raise serializers.ValidationError(
@@ -168,6 +191,7 @@ class SubscriptionsApiView(SubscriptionsApiBase):
         responses={201: TrackingSubscriptionSerializer, **ERRORS},
         tags=TAGS,
     )
+    @method_decorator(sensitive_variables("data"))
     def post(self, request: Request) -> Response:
         data = self.body(request)
         require(data, "listenerURL", "secret", "adminNotification", "filterProperties")
@@ -183,6 +207,7 @@ class SubscriptionsApiView(SubscriptionsApiBase):
                 listener_url=data["listenerURL"],
                 secret=data["secret"],
                 admin_emails=[item.get("email") for item in data["adminNotification"]],
+                status=data.get("status"),
             )
         except DomainError as exc:
             raise _api_error(exc) from None
@@ -239,17 +264,7 @@ class SubscriptionApiView(SubscriptionsApiBase):
             else None
         )
         if found is None:
-            raise ApiError(
-                404,
-                [
-                    Problem(
-                        404,
-                        "NOT_FOUND",
-                        "You have no subscription with this subscriptionId.",
-                        parameter="subscriptionId",
-                    )
-                ],
-            )
+            raise _not_found()
         return found
 
     def http_method_not_allowed(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -301,6 +316,7 @@ class SubscriptionApiView(SubscriptionsApiBase):
         responses={200: TrackingSubscriptionSerializer, **ERRORS, **PRECONDITION_ERRORS},
         tags=TAGS,
     )
+    @method_decorator(sensitive_variables("data"))
     def put(self, request: Request, subscriptionId: str) -> Response:  # noqa: N803
         subscription = self.subscription(request, subscriptionId)
         version = self.checked_version(request, subscription)

@@ -3,6 +3,12 @@
 Idempotent: a delivery is unique per (subscription, piece, newest new event), inserted with
 ON CONFLICT DO NOTHING, so running the fan-out twice for the same import makes no second
 delivery. Deliveries are enqueued once the transaction commits.
+
+Access: the decision is asked once per (provider, MID) per chunk (agreements.decision, cached)
+and a subscription whose provider may not read the piece's MID now gets no delivery at all,
+rather than a delivery that would only be BLOCKED at send time. Those events are not sent
+later if access returns; events imported after that are (the decision is asked again then).
+Delivery time still asks again: access can end between fan-out and POST.
 """
 
 from collections import defaultdict
@@ -11,6 +17,8 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.db.models import Max, Q
 
+from accounts.models import Provider
+from agreements.decision import decide_many
 from tracking.constants import DeliveryStatus, SubscriptionFilter, SubscriptionStatus
 from tracking.models import MailPiece, Subscription, TrackingEvent, WebhookDelivery
 from tracking.webhooks.matching import matching_type
@@ -49,7 +57,7 @@ def _fan_out_chunk(piece_ids: list[int], after_event_id: int | None) -> list[int
             | Q(filter_kind=SubscriptionFilter.TRACKING_NUMBER, tracking_number__in=numbers),
             status=SubscriptionStatus.ENABLED,
             deleted_at__isnull=True,
-        ).values("id", "filter_kind", "mid", "tracking_number", "event_types")
+        ).values("id", "provider_id", "filter_kind", "mid", "tracking_number", "event_types")
     )
     if not subscriptions:
         return []
@@ -61,9 +69,13 @@ def _fan_out_chunk(piece_ids: list[int], after_event_id: int | None) -> list[int
         else:
             by_number[sub["tracking_number"]].append(sub)
     pairs = [
-        (piece["id"], sub)
+        (piece, sub)
         for piece in pieces
         for sub in (*by_mid.get(piece["mid"], ()), *by_number.get(piece["tracking_number"], ()))
+    ]
+    allowed = _allowed(pairs)
+    pairs = [
+        (piece["id"], sub) for piece, sub in pairs if (sub["provider_id"], piece["mid"]) in allowed
     ]
     if not pairs:
         return []
@@ -115,3 +127,22 @@ def _fan_out_chunk(piece_ids: list[int], after_event_id: int | None) -> list[int
             if (sub_id, piece_id, event_id) in wanted
         ]
     return queued
+
+
+def _allowed(pairs: list[tuple[dict, dict]]) -> set[tuple[int, str]]:
+    """The (provider id, MID) pairs the access decision allows now: one decide_many per
+    provider (cached answers, two queries for the rest). A piece without a MID is decided
+    on nothing and denied, as at delivery time."""
+    wanted: dict[int, set[str]] = defaultdict(set)
+    for piece, sub in pairs:
+        if piece["mid"]:
+            wanted[sub["provider_id"]].add(piece["mid"])
+    providers = Provider.objects.in_bulk(list(wanted))
+    allowed: set[tuple[int, str]] = set()
+    for provider_id, mids in wanted.items():
+        provider = providers.get(provider_id)
+        if provider is None:
+            continue
+        decisions = decide_many(provider=provider, mids=sorted(mids))
+        allowed |= {(provider_id, mid) for mid, d in decisions.items() if d.allowed}
+    return allowed

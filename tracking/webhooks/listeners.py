@@ -8,13 +8,19 @@ Rules (docs/webhooks.md, "Listener URLs and SSRF"):
   reserved, unspecified, shared (100.64/10) and other non-global addresses are refused, and so
   are IPv4-mapped / IPv4-compatible / 6to4 / Teredo IPv6 forms of them. Loopback is allowed
   only with settings.WEBHOOK_ALLOW_LOOPBACK (tests deliver to a live_server on 127.0.0.1).
+* Refusals of a host *name* say only that it "resolves to an address that is not public" or
+  "cannot be resolved": which address an internal name has (or why it failed) would map our
+  internal DNS for whoever asks. The details go to the server log. A literal IP is named in
+  its refusal (the caller wrote it).
+* Any port is allowed (listeners run on 443, 8443, ...): the addresses are what is checked.
 
 `resolve` returns the checked addresses; delivery connects to one of them (the IP is pinned,
-see tracking.webhooks.http), so a DNS answer that changes between the check and the connection
+see tracking.webhooks.transport), so a DNS answer that changes between the check and the connection
 cannot reach a private address.
 """
 
 import ipaddress
+import logging
 import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -22,6 +28,8 @@ from urllib.parse import urlsplit
 from django.conf import settings
 
 from core.errors import DomainError
+
+logger = logging.getLogger(__name__)
 
 MAX_URL_LENGTH = 200
 FIELD = "listener_url"
@@ -129,9 +137,11 @@ def refusal(address: IPAddress) -> str | None:
             return f"{why} (as an IPv6 form of {embedded})" if why else None
     if address.is_loopback:
         return None if settings.WEBHOOK_ALLOW_LOOPBACK else "a loopback address"
+    site_local = isinstance(address, ipaddress.IPv6Address) and address.is_site_local
     for kind, flag in (
         ("an unspecified address", address.is_unspecified),
         ("a link-local address", address.is_link_local),
+        ("a site-local address", site_local),  # fec0::/10: deprecated, but routed internally
         ("a multicast address", address.is_multicast),
         ("a private address", address.is_private),
         ("a reserved address", address.is_reserved),
@@ -143,14 +153,24 @@ def refusal(address: IPAddress) -> str | None:
     return None
 
 
+def _unresolvable(host: str) -> ListenerRefused:
+    return ListenerRefused(f"The listener URL is refused: its host {host} cannot be resolved.")
+
+
 def check_addresses(host: str, addresses: list[str]) -> tuple[str, ...]:
     if not addresses:
-        raise ListenerRefused(f"The listener's host {host} does not resolve to any address.")
+        logger.info("webhook listener host %s resolved to no address", host)
+        raise _unresolvable(host)
     for text in addresses:
         why = refusal(ipaddress.ip_address(text.split("%", 1)[0]))
         if why:
-            where = host if host == text else f"{host} resolves to {text}, which"
-            raise ListenerRefused(f"The listener URL is refused: {where} is {why}.")
+            if _is_ip(host):
+                raise ListenerRefused(f"The listener URL is refused: {host} is {why}.")
+            logger.info("webhook listener host %s refused: resolves to %s, %s", host, text, why)
+            raise ListenerRefused(
+                f"The listener URL is refused: its host {host} resolves to an address that is "
+                "not public."
+            )
     return tuple(dict.fromkeys(addresses))
 
 
@@ -161,9 +181,8 @@ def resolve(listener: Listener) -> Listener:
             listener.host, listener.port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
         )
     except (socket.gaierror, UnicodeError, OSError) as exc:
-        raise ListenerRefused(
-            f"The listener's host {listener.host} cannot be resolved ({exc})."
-        ) from exc
+        logger.info("webhook listener host %s cannot be resolved: %s", listener.host, exc)
+        raise _unresolvable(listener.host) from exc
     addresses = [str(info[4][0]) for info in infos if info[0] in (socket.AF_INET, socket.AF_INET6)]
     checked = check_addresses(listener.host, addresses)
     return Listener(

@@ -16,6 +16,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
 
 from core.errors import DomainError
 
@@ -61,16 +62,22 @@ def generate_secret() -> str:
     return _random.token_urlsafe(24)
 
 
+@sensitive_variables()
 def encrypt_secret(secret: str) -> str:
     return _cipher().encrypt(secret.encode("ascii")).decode("ascii")
 
 
+class SecretUnavailable(DomainError):
+    """No configured key opens a stored secret: our configuration's fault, not the customer's."""
+
+
+@sensitive_variables()
 def decrypt_secret(token: str) -> str:
-    """Raises DomainError when no configured key opens it (a key was removed too early)."""
+    """Raises SecretUnavailable when no configured key opens it (a key was removed too early)."""
     try:
         return _cipher().decrypt(token.encode("ascii")).decode("ascii")
     except (InvalidToken, ValueError) as exc:
-        raise DomainError(
+        raise SecretUnavailable(
             "The subscription's secret cannot be decrypted with the configured "
             "WEBHOOK_SECRET_KEYS; was a key removed before the secrets were re-encrypted?"
         ) from exc

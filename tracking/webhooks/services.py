@@ -6,6 +6,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from accounts.constants import ProviderStatus
 from accounts.models import Provider
@@ -53,6 +54,22 @@ class StaleVersion(DomainError):
     """If-Match named an older version of the subscription."""
 
 
+class SubscriptionGone(DomainError):
+    """The subscription was deleted (by another request since it was read)."""
+
+
+def _status_error(status: object) -> str | None:
+    """Why a customer may not set this status, or None when they may."""
+    if status in CUSTOMER_STATUSES:
+        return None
+    if status == SubscriptionStatus.SUSPENDED:
+        return (
+            "status can be set to ENABLED or DISABLED; SUSPENDED is set by the server when the "
+            "listener cannot be reached."
+        )
+    return f"Unknown status {str(status)[:20]}; use ENABLED or DISABLED."
+
+
 def _provider_id(subscription: Subscription) -> int:
     return subscription.provider_id
 
@@ -61,6 +78,7 @@ def _who(actor: Any | None, app: ApiApp | None) -> dict[str, Any]:
     return {"app_id": app.pk, "app": app.name} if app is not None else {}
 
 
+@sensitive_variables("secret")
 def subscription_create(
     *,
     provider: Provider,
@@ -72,15 +90,20 @@ def subscription_create(
     listener_url: str,
     secret: str,
     admin_emails: list[str],
+    status: str | None = None,
 ) -> Subscription:
-    """A new ENABLED subscription, if the access decision allows the MID (or the number's
-    MID) now. Every input problem is reported at once, each on its field."""
+    """A new subscription, ENABLED unless `status` is DISABLED, if the access decision allows
+    the MID (or the number's MID) now. Every input problem is reported at once, each on its
+    field."""
     errors: dict[str, list[str]] = {}
+    status = SubscriptionStatus.ENABLED if status is None else status
     spec = inputs.filter_spec(mid, tracking_number, errors)
     types = inputs.event_types(event_types, spec, errors)
     listener = inputs.field_check(errors, "listener_url", listeners.check_url, listener_url)
     inputs.field_check(errors, "secret", validate_secret, secret)
     emails = inputs.admin_emails(admin_emails, errors)
+    if _status_error(status):
+        errors["status"] = [_status_error(status)]
     if errors:
         first = next(iter(errors.values()))[0]
         raise DomainError(first, field_errors=errors)
@@ -114,7 +137,7 @@ def subscription_create(
             listener_url=listener.url,
             secret_encrypted=encrypt_secret(secret),
             admin_emails=emails,
-            status=SubscriptionStatus.ENABLED,
+            status=status,
             status_changed_at=now,
         )
         audit_record(
@@ -139,7 +162,7 @@ def subscription_create(
 def _lock(subscription: Subscription, expected_version: int | None) -> Subscription:
     locked = Subscription.objects.select_for_update(no_key=True).get(pk=subscription.pk)
     if locked.deleted_at is not None:
-        raise DomainError("This subscription was deleted.")
+        raise SubscriptionGone("This subscription was deleted.")
     if expected_version is not None and locked.version != expected_version:
         raise StaleVersion(
             "The subscription changed since you read it (its ETag is no longer current); "
@@ -178,6 +201,7 @@ def _set_status(
     )
 
 
+@sensitive_variables("secret")
 def subscription_update(
     *,
     subscription: Subscription,
@@ -199,13 +223,8 @@ def subscription_update(
         secret = None
     if secret is not None:
         inputs.field_check(errors, "secret", validate_secret, secret)
-    if status is not None and status not in CUSTOMER_STATUSES:
-        errors["status"] = [
-            "status can be set to ENABLED or DISABLED; SUSPENDED is set by the server when the "
-            "listener cannot be reached."
-            if status == SubscriptionStatus.SUSPENDED
-            else f"Unknown status {str(status)[:20]}; use ENABLED or DISABLED."
-        ]
+    if status is not None and _status_error(status):
+        errors["status"] = [_status_error(status)]
     if errors:
         raise DomainError(next(iter(errors.values()))[0], field_errors=errors)
     who = _who(actor, app)
@@ -254,7 +273,8 @@ def subscription_delete(
     app: ApiApp | None = None,
     expected_version: int | None = None,
 ) -> Subscription:
-    """Soft delete: the row stays for the delivery log; deliveries not yet sent stop."""
+    """Soft delete: the row stays for the delivery log; deliveries not yet sent stop. Locks
+    the subscription, then its deliveries: the order every webhook transaction uses."""
     with transaction.atomic():
         locked = _lock(subscription, expected_version)
         now = timezone.now()
@@ -302,11 +322,18 @@ def subscription_suspend(*, subscription_id: int, reason: str) -> bool:
 
 
 def replay_delivery(*, delivery: WebhookDelivery, actor: Any | None) -> WebhookDelivery:
-    """Send a finished delivery again: same delivery id, the next attempt marked as a replay.
-    The subscription must be ENABLED and the access decision must allow the piece's MID now."""
+    """Send a finished delivery again: same delivery id, the next attempt marked as a replay
+    (`replay_requested`, cleared when that attempt is claimed). The subscription must be
+    ENABLED and the access decision must allow the piece's MID now."""
     from tracking.webhooks import tasks  # the task module imports the delivery services
 
     with transaction.atomic():
+        # The subscription's row first, then the delivery's: the order of every webhook lock.
+        list(
+            Subscription.objects.select_for_update(no_key=True)
+            .filter(pk=delivery.subscription_id)
+            .values_list("pk", flat=True)
+        )
         locked = (
             WebhookDelivery.objects.select_for_update(no_key=True, of=("self",))
             .select_related("subscription__provider", "piece")
@@ -330,8 +357,9 @@ def replay_delivery(*, delivery: WebhookDelivery, actor: Any | None) -> WebhookD
             raise AccessRefused(decision, field="delivery")
         from_status = locked.status
         locked.status = DeliveryStatus.PENDING
+        locked.replay_requested = True
         locked.next_attempt_at = timezone.now()
-        locked.save(update_fields=["status", "next_attempt_at", "updated_at"])
+        locked.save(update_fields=["status", "replay_requested", "next_attempt_at", "updated_at"])
         audit_record(
             subject=locked,
             action="webhook_delivery_replay",

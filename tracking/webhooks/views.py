@@ -8,6 +8,8 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import add_never_cache_headers
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from accounts.permissions import Permission
 from accounts.portal import PortalView, claim_submission, new_submission_token, release_submission
@@ -40,10 +42,16 @@ class WebhookListView(PortalView):
         return render(
             request,
             "tracking/webhooks/list.html",
-            {"subscriptions": subscriptions, "breadcrumbs": LIST_CRUMBS},
+            {
+                "subscriptions": subscriptions,
+                "count_days": selectors.COUNT_DAYS,
+                "breadcrumbs": LIST_CRUMBS,
+            },
         )
 
 
+@method_decorator(sensitive_post_parameters("secret"), name="post")
+@method_decorator(sensitive_variables("data", "generated"), name="post")
 class WebhookCreateView(PortalView):
     permission = Permission.MANAGE_API_CREDENTIALS
 

@@ -10,8 +10,9 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 
-from django.http import HttpResponse, HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
@@ -59,8 +60,31 @@ def redirecting(request):
     return HttpResponseRedirect("/hooks/ok")
 
 
+# /hooks/drip: a listener that answers 200 at once, then its body one byte every DRIP_EVERY
+# seconds, DRIP_BYTES in all: each read is quick, the whole answer is not.
+DRIP_EVERY = 0.2
+DRIP_BYTES = 100
+DRIP = {"sent": 0, "finished": False}
+
+
+@csrf_exempt
+def dripping(request):
+    _record(request)
+    DRIP.update(sent=0, finished=False)
+
+    def body():
+        for _ in range(DRIP_BYTES):
+            time.sleep(DRIP_EVERY)
+            DRIP["sent"] += 1
+            yield b"."
+        DRIP["finished"] = True
+
+    return StreamingHttpResponse(body(), content_type="text/plain")
+
+
 urlpatterns = [
     path("hooks/ok", ok),
+    path("hooks/drip", dripping),
     path("hooks/fail", failing),
     path("hooks/redirect", redirecting),
     *portal_urlpatterns,

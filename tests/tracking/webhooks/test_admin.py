@@ -24,7 +24,9 @@ def delivery():
     piece = store_piece(number_for(MID, 1), mid=MID)
     (delivery_id,) = fan_out(piece_ids=[piece.pk])
     found = WebhookDelivery.objects.get(pk=delivery_id)
-    DeliveryAttempt.objects.create(delivery=found, number=1, status_code=503, duration_ms=12)
+    DeliveryAttempt.objects.create(
+        delivery=found, number=1, status_code=503, duration_ms=12, basis="MID_LINK:4242"
+    )
     return found
 
 
@@ -48,6 +50,7 @@ def test_change_pages_show_no_secret_and_no_save(admin_client, delivery):
     log = admin_client.get(reverse("admin:tracking_webhookdelivery_change", args=[delivery.pk]))
     assert log.status_code == 200
     assert "503" in log.content.decode()
+    assert "MID_LINK:4242" in log.content.decode()  # the disclosure record of the attempt
 
 
 def test_nothing_can_be_added(admin_client):

@@ -200,7 +200,36 @@ def test_an_oversized_body_is_refused(api, settings):
     response = api.post(BASE, body(padding="x" * 2000), format="json")
 
     assert response.status_code == 400
-    assert "over 1,024 bytes" in problems(response)[0][1]
+    detail = problems(response)[0][1]
+    assert "over 1,024 bytes" in detail and "a subscription" in detail
+    assert "tracking numbers" not in detail  # the tracking API's batch limit is not ours
+    assert not Subscription.objects.exists()
+
+
+def test_a_huge_offset_is_a_400_naming_offset(api):
+    response = api.get(BASE, {"offset": "99999999999999999999"})
+
+    assert response.status_code == 400
+    assert "offset" in {p for p, _ in problems(response)}
+
+
+@pytest.mark.parametrize("status", ["ENABLED", "DISABLED"])
+def test_create_honours_the_status_given(api, status):
+    response = create(api, status=status)
+
+    assert response.json()["status"] == status
+    assert Subscription.objects.get().status == status
+
+
+@pytest.mark.parametrize(
+    ("status", "detail"), [("SUSPENDED", "set by the server"), ("PAUSED", "Unknown status")]
+)
+def test_create_refuses_other_statuses(api, status, detail):
+    response = api.post(BASE, body(status=status), format="json")
+
+    assert response.status_code == 400
+    assert any(p == "status" and detail in d for p, d in problems(response)), problems(response)
+    assert not Subscription.objects.exists()
 
 
 def test_an_unauthorized_mid_is_refused_with_the_decisions_reason(api):
@@ -419,6 +448,37 @@ def test_delete_is_a_204_and_the_subscription_is_gone(api):
     assert api.get(created["Location"]).status_code == 404
     assert api.get(BASE).json()["metadata"]["totalCount"] == 0
     assert Subscription.objects.get().deleted_at is not None  # kept for the delivery log
+
+
+def test_put_and_delete_of_a_deleted_subscription_are_404(api):
+    created = create(api)
+    assert api.delete(created["Location"], HTTP_IF_MATCH="*").status_code == 204
+
+    put = api.put(created["Location"], {"status": "DISABLED"}, format="json", HTTP_IF_MATCH="*")
+    delete = api.delete(created["Location"], HTTP_IF_MATCH="*")
+
+    assert (put.status_code, delete.status_code) == (404, 404)
+    assert problems(put)[0][0] == "subscriptionId"
+
+
+@pytest.mark.parametrize("method", ["put", "delete"])
+def test_a_subscription_deleted_while_the_request_runs_is_a_404(api, monkeypatch, method):
+    """Another request deletes it after this one read it: the service refuses under the row
+    lock, and the answer is the 404 of a subscription that is gone, not a 400."""
+    from tracking.webhooks import api_views
+    from tracking.webhooks.services import subscription_delete
+
+    created = create(api)
+    read = Subscription.objects.get()  # what this request read, before the delete
+    subscription_delete(subscription=Subscription.objects.get(), actor=None)
+    monkeypatch.setattr(api_views.selectors, "subscription_of", lambda **kwargs: read)
+
+    response = getattr(api, method)(
+        created["Location"], {"status": "DISABLED"}, format="json", HTTP_IF_MATCH="*"
+    )
+
+    assert response.status_code == 404
+    assert problems(response)[0][0] == "subscriptionId"
 
 
 @pytest.mark.parametrize("method", ["get", "put", "delete", "patch", "post"])

@@ -4,10 +4,15 @@ from datetime import UTC, datetime
 
 import pytest
 
+from agreements.constants import MidRelation
+from agreements.models import MidLink
+from agreements.services.mid_links import mid_link_revoke
+from tests.factories import MidLinkFactory
 from tests.tracking.api_helpers import OTHER_MID
 from tests.tracking.webhooks.helpers import (
     MID,
     allowed_provider,
+    another_provider,
     number_for,
     store_piece,
     subscribe,
@@ -157,7 +162,35 @@ def test_the_fan_out_costs_a_fixed_number_of_queries(django_assert_max_num_queri
     subscribe(provider, event_types=[TrackingEventType.DELIVERY_ACTIVITY])
     pieces = [store_piece(number_for(MID, 100 + n), mid=MID) for n in range(20)]
 
-    with django_assert_max_num_queries(8):
+    # 9 whatever the number of pieces: one of them loads the subscriptions' providers for the
+    # access decision, whose answers come from the cache (or two queries per provider).
+    with django_assert_max_num_queries(9):
         fan_out(piece_ids=[piece.pk for piece in pieces])
 
     assert WebhookDelivery.objects.count() == 20
+
+
+def test_a_provider_that_lost_access_gets_no_delivery():
+    """A revoked MID: no delivery (it would only be BLOCKED at send time), while another
+    provider still holding the MID gets its own. When access returns, new events notify."""
+    revoked = allowed_provider()
+    lost = subscribe(revoked)
+    holder = another_provider(like=revoked, mids=())
+    MidLinkFactory(provider=holder, mid=MID, relation=MidRelation.AUTHORIZED_BY_OWNER)
+    kept = subscribe(holder)
+    piece = store_piece(number_for(MID, 9), mid=MID)
+    link = MidLink.objects.get(provider=revoked, mid=MID)
+    mid_link_revoke(link=link, actor=None, reason="The shipper ended the contract.")
+
+    queued = fan_out(piece_ids=[piece.pk])
+
+    assert list(WebhookDelivery.objects.values_list("subscription_id", flat=True)) == [kept.pk]
+    assert queued == [WebhookDelivery.objects.get().pk]
+    assert not lost.deliveries.exists()
+
+    # Access granted again: the next new event notifies the subscription.
+    MidLinkFactory(provider=revoked, mid=MID)
+    mark = piece.events.order_by("-pk").first().pk
+    event = add_event(piece, "OF", 11)
+    fan_out(piece_ids=[piece.pk], after_event_id=mark)
+    assert list(lost.deliveries.values_list("last_event_id", flat=True)) == [event.pk]

@@ -1,6 +1,7 @@
 """End to end: `import_tracking_events` stores new scans, the fan-out task runs in a real
 Celery worker (Redis broker), and the delivery task POSTs to a real listener (live_server),
-signed; importing the same file again notifies nobody."""
+signed; importing the same file again notifies nobody. A revoked MID stops a waiting delivery
+that the beat task hands to the worker."""
 
 import json
 import time
@@ -96,3 +97,30 @@ def test_an_import_notifies_the_subscriber_through_the_worker(receiver, celery_w
     assert len(receiver.received) == 2
     assert receiver.received[1]["payload"]["trackingEvents"][0]["eventCode"] == "01"
     assert WebhookDelivery.objects.count() == 2
+
+
+def test_a_revocation_stops_deliveries_through_the_beat_and_the_worker(receiver, celery_worker):
+    """The beat task (published to the real broker) finds the waiting delivery, the worker
+    runs it, the access decision denies the revoked MID: BLOCKED, nothing POSTed."""
+    from agreements.models import MidLink
+    from agreements.services.mid_links import mid_link_revoke
+    from tests.tracking.webhooks.helpers import number_for, store_piece
+    from tracking.webhooks import tasks
+    from tracking.webhooks.fanout import fan_out
+
+    provider = allowed_provider()
+    subscribe(provider, listener_url=f"{receiver.url}/hooks/ok")
+    piece = store_piece(number_for(MID, 77), mid=MID)
+    (delivery_id,) = fan_out(piece_ids=[piece.pk])  # created, not enqueued: the beat's job
+    mid_link_revoke(
+        link=MidLink.objects.get(provider=provider, mid=MID), actor=None, reason="Contract ended."
+    )
+
+    tasks.send_due_deliveries.delay()
+    wait_for(lambda: WebhookDelivery.objects.get(pk=delivery_id).status == DeliveryStatus.BLOCKED)
+
+    assert receiver.received == []
+    delivery = WebhookDelivery.objects.get(pk=delivery_id)
+    attempt = delivery.log.get()
+    assert attempt.error.startswith("Not sent: access denied (MID_NOT_AUTHORIZED")
+    assert attempt.basis == ""

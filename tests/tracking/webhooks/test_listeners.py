@@ -35,7 +35,8 @@ REFUSED = [
     ("https://0.0.0.0/hook", "unspecified"),
     ("https://224.0.0.1/hook", "multicast"),
     ("https://100.64.0.1/hook", "non-public"),
-    ("https://localhost/hook", "localhost resolves to 127.0.0.1, which is a loopback address"),
+    ("https://localhost/hook", "its host localhost resolves to an address that is not public."),
+    ("https://[fec0::1]/hook", "fec0::1 is a site-local address"),
     ("https://[::ffff:127.0.0.1]/hook", "loopback address (as an IPv6 form of 127.0.0.1)"),
     ("https://[::ffff:10.0.0.1]/hook", "private address (as an IPv6 form of 10.0.0.1)"),
     ("https://[::ffff:169.254.169.254]/hook", "link-local address (as an IPv6 form"),
@@ -45,7 +46,7 @@ REFUSED = [
     ("https://93.184.216.34/" + "a" * 200, "at most 200 characters"),
     ("https:///hook", "has no host name"),
     ("https://93.184.216.34:99999/hook", "not a valid URL"),
-    ("https://no-such-host.invalid/hook", "cannot be resolved"),
+    ("https://no-such-host.invalid/hook", "its host no-such-host.invalid cannot be resolved."),
 ]
 
 
@@ -129,5 +130,41 @@ def test_delivery_checks_the_url_again(receiver, live_server, url, settings_now)
     assert delivery.status == DeliveryStatus.RETRYING
     attempt = delivery.log.get()
     assert attempt.status_code is None
-    assert "loopback" in attempt.error or "https" in attempt.error
+    assert any(
+        why in attempt.error for why in ("loopback", "https", "an address that is not public")
+    )
     assert subscription.deliveries.count() == 1
+
+
+@override_settings(**PRODUCTION)
+def test_refusals_of_a_name_do_not_reveal_what_it_resolves_to(caplog):
+    """An internal name's address (or the resolver's error) would map our internal DNS for
+    whoever asks: the answer is generic, the details are in the server log only."""
+    caplog.set_level("INFO", logger="tracking.webhooks.listeners")
+
+    with pytest.raises(DomainError) as private:
+        listeners.check_url("https://localhost/hook")
+    with pytest.raises(DomainError) as unknown:
+        listeners.check_url("https://no-such-host.invalid/hook")
+
+    assert private.value.message == (
+        "The listener URL is refused: its host localhost resolves to an address that is not public."
+    )
+    assert unknown.value.message == (
+        "The listener URL is refused: its host no-such-host.invalid cannot be resolved."
+    )
+    for message in (private.value.message, unknown.value.message):
+        assert "127.0.0.1" not in message and "loopback" not in message
+        assert "Errno" not in message and "Name or service" not in message
+    logged = caplog.text
+    assert "localhost refused: resolves to 127.0.0.1, a loopback address" in logged
+    assert "no-such-host.invalid cannot be resolved:" in logged
+
+
+@override_settings(**PRODUCTION)
+def test_a_name_resolving_to_a_site_local_ipv6_address_is_refused():
+    with pytest.raises(DomainError, match="not public"):
+        listeners.check_addresses("hooks.example.com", ["fec0::2", "93.184.216.34"])
+    with pytest.raises(DomainError, match="site-local"):
+        listeners.check_addresses("fec0::2", ["fec0::2"])
+    assert listeners.check_addresses("hooks.example.com", ["93.184.216.34"]) == ("93.184.216.34",)

@@ -3,11 +3,14 @@ generated secret shown once, never again), the delivery log with a replay button
 disable, delete; another provider's ids are a 404 on every URL and method."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.constants import MembershipRole
+from core.models import AuditEntry
 from tests.factories import MembershipFactory
 from tests.tracking.webhooks.helpers import (
     MID,
@@ -207,10 +210,21 @@ def test_another_providers_ids_are_404_on_every_url_and_method(owner_client, met
     )
 
     assert response.status_code == 404
+    before = (subscription.version, subscription.updated_at)
     subscription.refresh_from_db()
     delivery.refresh_from_db()
     assert subscription.status == SubscriptionStatus.ENABLED and subscription.deleted_at is None
-    assert delivery.status == DeliveryStatus.DELIVERED
+    assert (subscription.version, subscription.updated_at) == before
+    assert delivery.status == DeliveryStatus.DELIVERED and not delivery.replay_requested
+    # No replay was queued or logged, and nothing was audited for the stranger's request.
+    assert list(delivery.log.values_list("number", "replay")) == [(1, False)]
+    assert not AuditEntry.objects.filter(
+        action__in=[
+            "webhook_delivery_replay",
+            "webhook_subscription_disable",
+            "webhook_subscription_delete",
+        ]
+    ).exists()
 
 
 def test_a_delivery_of_another_subscription_is_404(owner_client):
@@ -235,16 +249,49 @@ def test_roles_without_api_credentials_are_refused(client, role):
 
 
 def test_the_pages_cost_a_fixed_number_of_queries(owner_client, django_assert_max_num_queries):
-    subscription, _ = with_delivery(owner_client.provider)
-    for _ in range(5):
-        subscribe(owner_client.provider)
-    url = reverse("tracking:webhook", args=[subscription.public_id])
+    """Several subscriptions, each with several deliveries and attempts: the same few
+    queries whatever their number."""
+    subscriptions = [subscribe(owner_client.provider) for _ in range(4)]
+    pieces = [store_piece(number_for(MID, 20 + n), mid=MID) for n in range(3)]
+    fan_out(piece_ids=[piece.pk for piece in pieces])
+    for delivery in WebhookDelivery.objects.all():
+        DeliveryAttempt.objects.create(delivery=delivery, number=1, status_code=503)
+        DeliveryAttempt.objects.create(delivery=delivery, number=2, status_code=200)
+    WebhookDelivery.objects.update(status=DeliveryStatus.DELIVERED, attempts=2)
+    assert WebhookDelivery.objects.count() == 12
+    url = reverse("tracking:webhook", args=[subscriptions[0].public_id])
     owner_client.get(url)
 
     with django_assert_max_num_queries(15):
-        owner_client.get(reverse("tracking:webhooks"))
+        listing = owner_client.get(reverse("tracking:webhooks"))
     with django_assert_max_num_queries(15):
-        owner_client.get(url)
+        detail = owner_client.get(url)
+
+    assert (listing.status_code, detail.status_code) == (200, 200)
+    assert listing.content.decode().count("3 delivered") == 4
+    assert detail.content.decode().count('class="attempt"') == 6
+
+
+def test_counts_cover_the_last_30_days_and_say_so(owner_client):
+    subscription, old = with_delivery(owner_client.provider)
+    WebhookDelivery.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=31))
+    piece = store_piece(number_for(MID, 30), mid=MID)
+    fan_out(piece_ids=[piece.pk])
+
+    listing = owner_client.get(reverse("tracking:webhooks")).content.decode()
+    detail = owner_client.get(reverse("tracking:webhook", args=[subscription.public_id]))
+
+    assert "Deliveries (last 30 days)" in listing
+    assert "0 delivered" in listing and "1 waiting" in listing
+    html = detail.content.decode()
+    assert "The newest 2 deliveries are shown; 1 were made in the last 30 days." in html
+    assert str(old.public_id) in html  # older deliveries are still in the log
+
+
+def test_the_secret_is_hidden_from_error_reports(owner_client):
+    response = owner_client.post(reverse("tracking:webhook_create"), form(secret=SECRET))
+
+    assert response.wsgi_request.sensitive_post_parameters == ("secret",)
 
 
 def test_anonymous_visitors_are_sent_to_sign_in(client):

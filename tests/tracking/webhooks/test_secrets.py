@@ -78,3 +78,37 @@ def test_the_signature_is_the_usps_formula():
     assert sign(secret=SECRET, timestamp=timestamp, payload=payload) == expected
     assert verify(secret=SECRET, timestamp=timestamp, payload=payload, signature=expected)
     assert not verify(secret=SECRET, timestamp=timestamp, payload=payload + " ", signature=expected)
+
+
+@pytest.mark.django_db
+def test_error_reports_do_not_show_the_clear_secret(monkeypatch):
+    """A crash inside the services that hold the clear secret: Django's error report (what
+    a 500 e-mail or the debug page shows) has it replaced by stars in every frame."""
+    import sys
+
+    from django.views.debug import ExceptionReporter
+
+    from tracking.webhooks import services
+
+    def broken(**kwargs):
+        raise RuntimeError("audit log unavailable")
+
+    monkeypatch.setattr(services, "audit_record", broken)
+    with pytest.raises(RuntimeError):
+        try:
+            services.subscription_create(
+                provider=allowed_provider(),
+                app=None,
+                actor=None,
+                mid="900100200",
+                listener_url="http://127.0.0.1:9/hook",
+                secret=SECRET,
+                admin_emails=["ops@example.com"],
+            )
+        except RuntimeError:
+            frames = ExceptionReporter(None, *sys.exc_info()).get_traceback_data()["frames"]
+            raise
+
+    shown = {frame["function"]: dict(frame["vars"]) for frame in frames}
+    assert shown["subscription_create"]["secret"] == "'********************'"
+    assert SECRET not in str(shown)

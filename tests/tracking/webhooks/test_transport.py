@@ -85,3 +85,55 @@ def test_an_untrusted_certificate_is_refused(tls_server):
     assert answer.status_code is None and not answer.ok
     assert "CERTIFICATE_VERIFY_FAILED" in answer.error or "certificate" in answer.error.lower()
     assert Handler.hits == []
+
+
+@pytest.fixture
+def dripping_listener():
+    """A raw listener that reads the request, then sends its status line and headers one
+    byte every 0.2 s: each read gets a byte well within the timeout, the answer would take
+    about 10 s. `state` says how far it got."""
+    import socket
+    import time
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    answer = b"HTTP/1.1 200 OK\r\nX-Pad: " + b"a" * 25 + b"\r\n\r\n"
+    state = {"sent": 0, "finished": False}
+
+    def serve():
+        conn, _ = server.accept()
+        try:
+            conn.recv(65536)
+            for byte in answer:
+                conn.send(bytes([byte]))
+                state["sent"] += 1
+                time.sleep(0.2)
+            state["finished"] = True
+        except OSError:
+            pass  # the client hung up: what the deadline is for
+        finally:
+            conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield server.getsockname()[1], state, len(answer)
+    server.close()
+
+
+def test_a_listener_dripping_its_headers_is_cut_off_at_the_deadline(dripping_listener, settings):
+    settings.WEBHOOK_TIMEOUT_SECONDS = 1
+    port, state, total = dripping_listener
+    listener = listeners.Listener(
+        url=f"http://drip.test:{port}/",
+        scheme="http",
+        host="drip.test",
+        port=port,
+        target="/",
+        addresses=("127.0.0.1",),
+    )
+
+    answer = transport.post(listener=listener, body=b"{}", headers={})
+
+    assert not state["finished"] and 0 < state["sent"] < total
+    assert answer.status_code is None and not answer.ok
+    assert answer.error.startswith("Timeout: the listener's answer was not complete within 1 s")
