@@ -8,3 +8,6 @@ class TrackingConfig(AppConfig):
     def ready(self) -> None:
         # drf-spectacular finds extensions by import.
         from tracking.api import schema_auth  # noqa: F401
+
+        # Registers the system check of the extract settings.
+        from tracking.extracts import checks  # noqa: F401

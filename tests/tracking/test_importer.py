@@ -623,3 +623,76 @@ def test_values_out_of_pythons_range_reject_their_row_not_the_import():
 
     assert sorted(error.line for error in report.errors) == [1, 3, 4]
     assert TrackingEvent.objects.count() == 1
+
+
+# --- The event-insert lock (the pull API's no-skip guarantee rests on it) ---------------------
+
+
+def _waiting_for_event_insert_lock() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+            "AND objid = %s AND database = (SELECT oid FROM pg_database "
+            "WHERE datname = current_database())",
+            [store.EVENT_INSERT_LOCK_KEY & 0xFFFFFFFF],
+        )
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_batches_insert_events_one_at_a_time_so_ids_follow_commit_order():
+    """A batch takes the event-insert advisory lock right before its INSERT and holds it until
+    it commits: a second importer waits, and its ids are all above the first's."""
+    import threading
+    import time
+
+    from django.db import transaction
+
+    inserted, release = threading.Event(), threading.Event()
+
+    def first_import() -> None:
+        try:
+            with transaction.atomic():
+                later = row(
+                    eventCode="10",
+                    eventTimestamp="2026-05-01T10:00:00",
+                    GMTTimestamp="2026-05-01T14:00:00Z",
+                )
+                report = import_events(records=[row(), later])
+                assert report.events_imported == 2
+                inserted.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    def second_import() -> None:
+        try:
+            import_events(records=[row(trackingNumber=OTHER, uniqueTrackingID="UID-2")])
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=first_import)
+    first.start()
+    assert inserted.wait(10)
+    second = threading.Thread(target=second_import)
+    second.start()
+    deadline = time.monotonic() + 10
+    while _waiting_for_event_insert_lock() != 1:
+        assert time.monotonic() < deadline, "the second import never waited for the lock"
+        time.sleep(0.02)
+    assert not TrackingEvent.objects.exists()  # nothing of either committed yet
+    release.set()
+    first.join(10)
+    second.join(10)
+
+    by_piece = list(
+        TrackingEvent.objects.order_by("id").values_list("piece__tracking_number", flat=True)
+    )
+    assert by_piece == [NUMBER, NUMBER, OTHER]  # the waiting batch's id is above the others
+    with connection.cursor() as cursor:
+        # A cached sequence would hand each session its own block of ids, out of commit order.
+        cursor.execute(
+            "SELECT seqcache FROM pg_sequence "
+            "WHERE seqrelid = 'tracking_trackingevent_id_seq'::regclass"
+        )
+        assert cursor.fetchone()[0] == 1

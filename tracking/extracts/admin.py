@@ -83,6 +83,7 @@ class ExtractAdmin(ReviewQueueMixin, SafeChangeListMixin, ReadOnlyAdminMixin, ad
                     "byte_count",
                     "sha256",
                     "build_started_at",
+                    "build_attempts",
                     "built_at",
                     "expires_at",
                 )

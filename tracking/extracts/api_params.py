@@ -13,13 +13,15 @@ from django.core import signing
 
 from core.errors import DomainError
 from tracking.api.errors import ApiError, Problem
-from tracking.extracts.requests import clean_mids
+from tracking.extracts.requests import clean_mids, year_bounds
 
 PARAMETERS = ("MID", "since", "until", "limit", "cursor")
 CURSOR_SALT = "tracking.extracts.events-cursor"
 # One page is charged like this many lookups per EVENTS_PER_CALL events asked for (`limit`):
 # a lookup answers one piece with up to 99 events, so 100 events cost about one lookup.
 EVENTS_PER_CALL = 100
+# A limit longer than this is refused before int() is tried.
+LIMIT_DIGITS = 7
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +42,14 @@ def _bad(code: str, detail: str, parameter: str, example: str | None = None) -> 
     return Problem(400, code, detail, parameter=parameter, example=example)
 
 
+def _check_year(year: int, *, name: str, text: str) -> None:
+    first, last = year_bounds()
+    if not first <= year <= last:
+        raise ValueError(
+            f"{name} {text[:40]!r} is out of range: the year must be {first} to {last}."
+        )
+
+
 def _moment(value: str, *, name: str, end: bool) -> datetime:
     """A date (its whole UTC day: the start for since, the next midnight for until) or an ISO
     8601 date-time with its offset."""
@@ -49,6 +59,7 @@ def _moment(value: str, *, name: str, end: bool) -> datetime:
             day = date.fromisoformat(text)
         except ValueError:
             raise ValueError(f"{name} {text!r} is not a real date (YYYY-MM-DD).") from None
+        _check_year(day.year, name=name, text=text)
         moment = datetime.combine(day, time.min, tzinfo=UTC)
         return moment + timedelta(days=1) if end else moment
     try:
@@ -62,7 +73,11 @@ def _moment(value: str, *, name: str, end: bool) -> datetime:
         raise ValueError(
             f"{name} {text[:40]!r} has no time zone: end it with Z (UTC) or an offset like -07:00."
         )
-    return moment.astimezone(UTC)
+    _check_year(moment.year, name=name, text=text)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # unreachable within the year bounds; kept as a 400, never a 500
+        raise ValueError(f"{name} {text[:40]!r} is out of range.") from None
 
 
 def fingerprint(*, provider_id: int, mids: tuple[str, ...], since: datetime, until: datetime):
@@ -173,7 +188,13 @@ def parse_events_query(params, *, provider_id: int) -> EventsQuery:
     raw_limit = params.get("limit", "").strip()
     if raw_limit:
         ceiling = settings.EXTRACT_MAX_PAGE_SIZE
-        if not raw_limit.isascii() or not raw_limit.isdigit() or not 1 <= int(raw_limit) <= ceiling:
+        # Length first: int() of thousands of digits is slow, and refused past 4300.
+        if (
+            len(raw_limit) > LIMIT_DIGITS
+            or not raw_limit.isascii()
+            or not raw_limit.isdigit()
+            or not 1 <= int(raw_limit) <= ceiling
+        ):
             problems.append(
                 _bad(
                     "INVALID_LIMIT",

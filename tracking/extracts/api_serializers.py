@@ -106,8 +106,7 @@ class ExtractRecordSerializer(serializers.Serializer):
 class EventsPageSerializer(serializers.Serializer):
     events = ExtractRecordSerializer(many=True)
     next = serializers.CharField(
-        allow_null=True,
-        help_text="The cursor of the next page (send it with the same MID, since and until); "
-        "null once a window that has ended is read to its end.",
+        help_text="The cursor of the next page (send it with the same MID, since and until). "
+        "Always given, also for a window that has ended: late scans of it come with it.",
     )
     limit = serializers.IntegerField()

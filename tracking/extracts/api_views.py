@@ -8,7 +8,6 @@ GET  /tracking/v3r2/extracts/{extractId}/file   the gzip file (same provider onl
 
 from typing import Any
 
-from django.db import OperationalError
 from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -21,8 +20,9 @@ from rest_framework.response import Response
 
 from accounts.models import Provider
 from accounts.portal import client_ip
+from agreements.decision import Decision, decide_many
 from core.errors import DomainError
-from tracking.api import quotas
+from tracking.api import disclosures, quotas
 from tracking.api.errors import ApiError, Problem
 from tracking.api.service import QUOTA_MESSAGE, quota_headers
 from tracking.api.views import ERROR_RESPONSES, TrackingApiView
@@ -35,8 +35,14 @@ from tracking.extracts.api_serializers import (
     ExtractStatusSerializer,
 )
 from tracking.extracts.requests import ExtractRefused
-from tracking.extracts.services import denied_mids, extract_request, record_download
-from tracking.extracts.views import file_response
+from tracking.extracts.services import (
+    ExtractLimitReached,
+    denied_from,
+    denied_mids,
+    extract_request,
+    record_download,
+)
+from tracking.extracts.views import file_response, head_response
 from tracking.models import ApiApp, Extract
 
 TAGS = ["Scan event extracts"]
@@ -47,7 +53,7 @@ WIRE_NAMES = {
     "end_date": "endDate",
     "file_format": "format",
 }
-RETRY_AFTER_BUSY = 5
+RETRY_AFTER_UNAVAILABLE = 30
 
 
 def _unavailable(detail: str, retry_after: int) -> ApiError:
@@ -56,6 +62,37 @@ def _unavailable(detail: str, retry_after: int) -> ApiError:
         [Problem(503, "SERVICE_UNAVAILABLE", detail)],
         headers={"Retry-After": str(retry_after)},
     )
+
+
+def page_disclosures(
+    *, caller, decisions: dict[str, Decision], events: list[dict[str, Any]], request_id: str
+) -> list[disclosures.DisclosureRecord]:
+    """One disclosure record per distinct piece (tracking number) of a page, allowed, with
+    the basis of the decision that allowed its MID."""
+    now = timezone.now()
+    records, seen = [], set()
+    for event in events:
+        number, mid = event["trackingNumber"], event.get("mailerID", "")
+        if number in seen:
+            continue
+        seen.add(number)
+        decision = decisions.get(mid)
+        basis = decision.basis if decision is not None else None
+        records.append(
+            disclosures.make_record(
+                occurred_at=now,
+                request_id=request_id,
+                provider_id=caller.provider_id,
+                app_id=caller.app_id,
+                tracking_number=number,
+                mid=mid,
+                allowed=True,
+                reason_code="",
+                http_status=200,
+                basis=f"{basis.kind}:{basis.pk}" if basis else "",
+            )
+        )
+    return records
 
 
 def _denied(denied: dict, parameter: str) -> ApiError:
@@ -124,28 +161,37 @@ class ExtractEventsView(ExtractApiView):
         caller = request.auth
         query = parse_events_query(request.query_params, provider_id=caller.provider_id)
         self._consume(caller, query)
-        denied = denied_mids(provider=self.provider(request), mids=query.mids)
+        decisions = decide_many(provider=self.provider(request), mids=list(query.mids))
+        denied = denied_from(decisions)
         if denied:
             raise _denied(denied, "MID")
-        try:
-            page = selectors.events_page(
-                mids=list(query.mids),
-                lower=query.since,
-                upper=query.until,
-                after_id=query.after_id,
-                limit=query.limit,
-            )
-        except OperationalError as exc:
-            raise _unavailable(
-                "New events are being stored; retry after the time in Retry-After.",
-                RETRY_AFTER_BUSY,
-            ) from exc
-        closed = not page.full and query.until <= timezone.now()
-        cursor = (
-            None
-            if closed
-            else make_cursor(query=query, provider_id=caller.provider_id, last_id=page.last_id)
+        page = selectors.events_page(
+            mids=list(query.mids),
+            lower=query.since,
+            upper=query.until,
+            after_id=query.after_id,
+            limit=query.limit,
         )
+        # Nothing is disclosed that is not recorded: one record per piece on the page, in the
+        # buffer lookups use (Disclosure and DailyUsage once drained), or a 503 and no page.
+        try:
+            disclosures.push(
+                page_disclosures(
+                    caller=caller,
+                    decisions=decisions,
+                    events=page.events,
+                    request_id=self.request_id,
+                )
+            )
+        except RedisError as exc:
+            raise _unavailable(
+                "Tracking is briefly unavailable; please retry after the time in Retry-After.",
+                RETRY_AFTER_UNAVAILABLE,
+            ) from exc
+        # Always a cursor, even when the window has ended: USPS scans arrive late and are
+        # filed by their GMT time, so a finished window can still gain events. The client
+        # stops when it has what it needs, or polls the cursor later.
+        cursor = make_cursor(query=query, provider_id=caller.provider_id, last_id=page.last_id)
         return Response({"events": page.events, "next": cursor, "limit": query.limit})
 
     def _consume(self, caller, query: EventsQuery) -> None:
@@ -156,7 +202,7 @@ class ExtractEventsView(ExtractApiView):
         except RedisError as exc:
             raise _unavailable(
                 "Tracking is briefly unavailable; please retry after the time in Retry-After.",
-                30,
+                RETRY_AFTER_UNAVAILABLE,
             ) from exc
         self.quota = quota
         if not quota.allowed:
@@ -233,6 +279,14 @@ class ExtractCreateView(ExtractApiView):
             )
         except ExtractRefused as exc:
             raise _denied(exc.denied, "MIDs") from exc
+        except ExtractLimitReached as exc:
+            # 429: nothing is wrong with the request itself; it fits once an open extract
+            # finishes. No Retry-After: that depends on builds and staff, not on a clock.
+            raise ApiError(
+                429,
+                [Problem(429, "TOO_MANY_OPEN_EXTRACTS", exc.message, title="Too Many Requests.")],
+                message="Too many open extracts.",
+            ) from exc
         except DomainError as exc:
             raise ApiError(
                 400,
@@ -309,6 +363,8 @@ class ExtractFileView(ExtractApiView):
         denied = denied_mids(provider=extract.provider, mids=extract.mids)
         if denied:
             raise _denied(denied, "extractId")
+        if request.method == "HEAD":
+            return head_response(extract)  # headers only; no download recorded
         try:
             handle = extract.file.open("rb")
         except FileNotFoundError:

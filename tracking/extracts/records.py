@@ -171,10 +171,18 @@ def lines_select(file_format: str) -> str:
 
 
 def page_select() -> str:
-    """The pull API's page: (event id, record as JSON text) after an event id and up to a
-    horizon, in id order. Params: [mids, lower, upper, after_id, horizon, limit]."""
-    inner = f"SELECT {_COLUMNS} {_FROM} AND e.id > %s AND e.id <= %s ORDER BY e.id LIMIT %s"
-    return f"SELECT r.id, {json_record()}::text FROM ({_prepared(inner)}) AS r ORDER BY r.id"  # noqa: S608
+    """The pull API's page: rows of (top, event id, record as JSON text) for the events after
+    an event id, in id order; `top` is the highest event id the statement's snapshot sees (the
+    same on every row), and when no event matches there is one row with NULL id and record.
+    Params: [mids, lower, upper, after_id, limit]. One statement, so one snapshot: the page
+    and `top` agree (selectors.events_page relies on that)."""
+    inner = f"SELECT {_COLUMNS} {_FROM} AND e.id > %s ORDER BY e.id LIMIT %s"
+    page = f"SELECT r.id, {json_record()}::text AS record FROM ({_prepared(inner)}) AS r"  # noqa: S608
+    return f"""
+    SELECT t.top, p.id, p.record
+    FROM (SELECT max(id) AS top FROM tracking_trackingevent) AS t
+    LEFT JOIN ({page}) AS p ON true
+    ORDER BY p.id"""  # noqa: S608 - SQL of this module; values are parameters
 
 
 def _offset_text(*, padded: bool) -> str:
@@ -286,21 +294,75 @@ def _json_tail() -> str:
     return f"(CASE WHEN {_NEEDS_ESCAPE} THEN {_escaped(EVENT_FIELDS)} ELSE {plain} END) || '}}'"
 
 
+# CSV cells a spreadsheet would read as a formula (=, +, -, @, and tab or CR, which some
+# spreadsheets strip before looking) get a leading ' so they stay text (OWASP "CSV injection").
+# Only the free-text fields: values the importer checks against a pattern (event codes,
+# states, ZIP Codes, countries, service type codes: letters and digits), and generated ones
+# whose values legitimately start with "-" (timestamps, GMTOffset "-7:00"), are left alone.
+# Each guarded field with the stored column its value starts with (scanEventExtractEventName
+# is event_type without its commas, hence the ltrim).
+CSV_GUARDED: Final = {
+    "uniqueTrackingID": "unique_mail_piece_id",
+    "mailClass": "mail_class",
+    "mailClassCode": "mail_class_code",
+    "mailType": "mail_type",
+    "originCity": "origin_city",
+    "destinationCity": "destination_city",
+    "status": "status",
+    "statusCategory": "status_category",
+    "statusSummary": "status_summary",
+    "eventType": "event_type",
+    "eventCity": "city",
+    "firm": "firm",
+    "recipientName": "recipient_name",
+    "actionCode": "action_code",
+    "reasonCode": "reason_code",
+    "scanEventExtractEventName": "event_type",
+}
+# The first characters that start a formula (tab, CR, +, -, =, @), as code points.
+_FORMULA_CODES: Final = "9, 13, 43, 45, 61, 64"
+
+
+def _starts_formula(column: str) -> str:
+    # ascii() of the first character: cheaper per line than a regex or a substring. A
+    # leading comma counts too for event_type (scanEventExtractEventName drops commas).
+    codes = f"{_FORMULA_CODES}, 44" if column == "event_type" else _FORMULA_CODES
+    return f"ascii(r.{column}) IN ({codes})"
+
+
+def _csv_guarded(value: str) -> str:
+    return f"(CASE WHEN ascii({value}) IN ({_FORMULA_CODES}) THEN '''' || {value} ELSE {value} END)"
+
+
 def _csv_cells(fields: tuple[str, ...]) -> str:
     """RFC 4180 cells: every value quoted (valid for every reader, and cheaper in SQL than
     deciding which need it), a missing value empty, quotes inside doubled (only rows that
-    hold one pay for the replace())."""
+    hold one pay for the replace()), free text that would start a formula behind a ' (one
+    test per line; only lines holding such a value pay for the test of each cell)."""
 
-    def cells(double_quotes: bool) -> str:
+    def cells(*, double_quotes: bool, guard: bool) -> str:
         out = []
         for field in fields:
             value = f"coalesce({VALUES[field]}, '')"
+            if guard and field in CSV_GUARDED:
+                value = _csv_guarded(value)
             if double_quotes:
                 value = f"replace({value}, '\"', '\"\"')"
             out.append(f"""'"' || {value} || '"'""")
         return " || ',' || ".join(out)
 
-    return f"""(CASE WHEN strpos(r.alltext, '"') = 0 THEN {cells(False)} ELSE {cells(True)} END)"""
+    columns = dict.fromkeys(CSV_GUARDED[field] for field in fields if field in CSV_GUARDED)
+    test = " OR ".join(_starts_formula(column) for column in columns)
+
+    def either(double_quotes: bool) -> str:
+        return (
+            f"(CASE WHEN {test} THEN {cells(double_quotes=double_quotes, guard=True)} "
+            f"ELSE {cells(double_quotes=double_quotes, guard=False)} END)"
+        )
+
+    return (
+        f"""(CASE WHEN strpos(r.alltext, '"') = 0 THEN {either(False)} ELSE {either(True)} END)"""
+    )
 
 
 def csv_header() -> str:

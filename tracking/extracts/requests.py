@@ -19,6 +19,14 @@ from core.tracking_numbers import is_valid_mid
 from tracking.constants import ExtractFormat
 
 MID_RULE = "a MID is 6 digits starting 0-8, or 9 digits starting with 9"
+# Dates before this year (or after next year) are refused: the store holds nothing older, and
+# near the ends of the calendar date arithmetic overflows (a 500 instead of a message).
+FIRST_YEAR = 2000
+
+
+def year_bounds() -> tuple[int, int]:
+    """The first and last year a requested date may fall in (UTC)."""
+    return FIRST_YEAR, timezone.now().year + 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +79,13 @@ def clean_mids(values: Iterable[str], *, field: str = "mids") -> tuple[str, ...]
 
 def clean_range(*, start_date: date, end_date: date) -> None:
     """start <= end, at most EXTRACT_MAX_DAYS days (inclusive), end not after today (UTC)."""
+    first, last = year_bounds()
+    for field, day in (("start_date", start_date), ("end_date", end_date)):
+        if not first <= day.year <= last:
+            raise DomainError(
+                f"The date {day.isoformat()} is out of range: the year must be {first} to {last}.",
+                field=field,
+            )
     if start_date > end_date:
         raise DomainError(
             f"The start date {start_date:%Y-%m-%d} is after the end date {end_date:%Y-%m-%d}.",

@@ -4,7 +4,9 @@ EXTRACT_TRANSITIONS, so it is locked, checked and audited.
 
 PENDING_APPROVAL -> QUEUED -> BUILDING -> READY -> EXPIRED
                  \\-> REJECTED        \\-> FAILED (access withdrawn, or any error)
-BUILDING -> QUEUED when a worker died mid-build (housekeeping), to start again.
+BUILDING -> QUEUED when a worker died mid-build (housekeeping), to start again; FAILED
+instead once MAX_BUILD_ATTEMPTS claims did not finish. A build's own result counts only while
+the extract is still under its claim (_finish).
 """
 
 import logging
@@ -22,7 +24,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Provider, User
-from agreements.decision import Reason, decide_many
+from agreements.decision import Decision, Reason, decide_many
 from core.audit import audit_record
 from core.errors import DomainError, InvalidTransition
 from core.storage import private_storage
@@ -41,6 +43,39 @@ BUILD_STUCK_AFTER = timedelta(seconds=BUILD_TIME_LIMIT_SECONDS + 300)
 # Partial files live here while they are written; nothing in it is ever served.
 BUILDING_DIR = "extracts/.building"
 EXTENSIONS = {ExtractFormat.NDJSON: "ndjson.gz", ExtractFormat.CSV: "csv.gz"}
+FILES_DIR = "extracts"
+# A build is tried this many times (claims); a build still unfinished after the last one is
+# FAILED by housekeeping instead of being queued again forever.
+MAX_BUILD_ATTEMPTS = 3
+# Open extracts (waiting, queued or building) a provider may have at once; a setting
+# (EXTRACT_MAX_OPEN_PER_PROVIDER) may change it.
+MAX_OPEN_EXTRACTS = 5
+OPEN_STATUSES = (ExtractStatus.PENDING_APPROVAL, ExtractStatus.QUEUED, ExtractStatus.BUILDING)
+# A file in extracts/ that no READY extract points to and older than this is an orphan (a
+# build killed between saving its file and its READY transition): housekeeping deletes it.
+ORPHAN_FILE_AGE = timedelta(hours=1)
+
+
+def max_open_extracts() -> int:
+    return int(getattr(settings, "EXTRACT_MAX_OPEN_PER_PROVIDER", MAX_OPEN_EXTRACTS))
+
+
+def approval_required_types() -> frozenset[str]:
+    """EXTRACT_APPROVAL_REQUIRED_TYPES as provider types: stripped and upper-cased, so
+    " service_provider" still means SERVICE_PROVIDER (a value that is no provider type at all
+    is reported by the system check tracking.extracts.checks)."""
+    values = settings.EXTRACT_APPROVAL_REQUIRED_TYPES
+    if isinstance(values, str):
+        values = values.split(",")
+    return frozenset(str(value).strip().upper() for value in values if str(value).strip())
+
+
+def needs_approval(provider: Provider) -> bool:
+    return provider.provider_type in approval_required_types()
+
+
+class ExtractLimitReached(DomainError):
+    """The provider already has the most open extracts it may have; nothing was saved."""
 
 
 def _provider_id(extract: Extract) -> int:
@@ -68,7 +103,11 @@ def _extra(extract: Extract, **more) -> dict:
 def denied_mids(*, provider: Provider, mids: Iterable[str]) -> dict[str, Reason]:
     """The MIDs the access decision denies now, each with its first reason (fails closed: a
     decision without a reason still counts as denied)."""
-    decisions = decide_many(provider=provider, mids=list(mids))
+    return denied_from(decide_many(provider=provider, mids=list(mids)))
+
+
+def denied_from(decisions: dict[str, Decision]) -> dict[str, Reason]:
+    """The denied MIDs of decide_many's answer, each with its first reason."""
     return {
         mid: (decision.reasons[0] if decision.reasons else Reason("DENIED", "Access denied."))
         for mid, decision in decisions.items()
@@ -98,9 +137,20 @@ def extract_request(
     denied = denied_mids(provider=provider, mids=query.mids)
     if denied:
         raise ExtractRefused(denied)
-    needs_approval = provider.provider_type in settings.EXTRACT_APPROVAL_REQUIRED_TYPES
-    status = ExtractStatus.PENDING_APPROVAL if needs_approval else ExtractStatus.QUEUED
+    waits = needs_approval(provider)
+    status = ExtractStatus.PENDING_APPROVAL if waits else ExtractStatus.QUEUED
     with transaction.atomic():
+        # The provider's row lock makes the count and the insert one step: two requests at
+        # once cannot both pass a cap that has room for one.
+        Provider.objects.select_for_update(no_key=True).filter(pk=provider.pk).first()
+        cap = max_open_extracts()
+        open_count = Extract.objects.filter(provider=provider, status__in=OPEN_STATUSES).count()
+        if open_count >= cap:
+            raise ExtractLimitReached(
+                f"Your organisation already has {open_count} extracts waiting or being built, "
+                f"the most it may have at once ({cap}). Request this one when one of them is "
+                "ready, failed or rejected."
+            )
         extract = Extract.objects.create(
             provider=provider,
             requested_by=actor if actor is not None and actor.is_authenticated else None,
@@ -120,7 +170,7 @@ def extract_request(
             to_status=status,
             extra=_extract_request_extra(extract),
         )
-        if not needs_approval:
+        if not waits:
             _enqueue_build(extract)
     return extract
 
@@ -184,7 +234,11 @@ def _claim(extract_id: int) -> Extract | None:
             table=EXTRACT_TRANSITIONS,
             action="extract_build_start",
             actor=None,
-            changes={"build_started_at": timezone.now(), "status_reason": ""},
+            changes={
+                "build_started_at": timezone.now(),
+                "build_attempts": extract.build_attempts + 1,
+                "status_reason": "",
+            },
             provider_id_of=_provider_id,
             decision_fields=False,
         )
@@ -202,24 +256,50 @@ def _access_check(extract: Extract):
     return check
 
 
-def _fail(extract: Extract, reason: str) -> Extract:
-    try:
+class _Superseded(Exception):
+    """The extract is no longer this run's: housekeeping queued it again (and maybe another
+    run claimed it) while this build ran. Its result is thrown away."""
+
+
+def _finish(extract: Extract, *, claimed_at: datetime | None, to_status: str, **kwargs) -> Extract:
+    """The build's last transition, only if the extract is still BUILDING under this run's
+    claim (build_started_at as the claim set it), checked under the row lock."""
+    with transaction.atomic():
+        current = (
+            Extract.objects.select_for_update(no_key=True)
+            .filter(pk=extract.pk)
+            .values_list("status", "build_started_at")
+            .first()
+        )
+        if current != (ExtractStatus.BUILDING, claimed_at):
+            raise _Superseded
         return transition(
             instance=extract,
-            to_status=ExtractStatus.FAILED,
+            to_status=to_status,
             table=EXTRACT_TRANSITIONS,
-            action="extract_build_fail",
             actor=None,
+            provider_id_of=_provider_id,
+            decision_fields=False,
+            only_from=frozenset({ExtractStatus.BUILDING}),
+            **kwargs,
+        )
+
+
+def _fail(extract: Extract, reason: str, *, claimed_at: datetime | None) -> Extract | None:
+    try:
+        return _finish(
+            extract,
+            claimed_at=claimed_at,
+            to_status=ExtractStatus.FAILED,
+            action="extract_build_fail",
             reason=reason,
             changes={"status_reason": reason[:500]},
-            provider_id_of=_provider_id,
             extra=_extra(extract),
-            decision_fields=False,
         )
-    except InvalidTransition:
+    except (_Superseded, InvalidTransition):
         # Housekeeping took it back (QUEUED) meanwhile: the next build owns it now.
-        logger.warning("extract %s left BUILDING before its build failed", extract.pk)
-        return extract
+        logger.warning("extract %s left this build's claim before it failed", extract.pk)
+        return None
 
 
 def _building_path() -> Path:
@@ -247,12 +327,19 @@ def extract_build(
     extract = _claim(extract_id)
     if extract is None:
         return None
+    claimed_at = extract.build_started_at
     check = _access_check(extract)
-    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed or removed below
-        dir=_building_path(), prefix=f"{extract.public_id}-", suffix=".partial", delete=False
-    )
+    handle = None
     stored_name = ""
+
+    def discard() -> None:
+        _discard(handle.name if handle is not None else "", stored_name)
+
     try:
+        # Inside the try: a full or unwritable disk fails the build, never leaves it BUILDING.
+        handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed or removed below
+            dir=_building_path(), prefix=f"{extract.public_id}-", suffix=".partial", delete=False
+        )
         with handle:
             result = write_extract(
                 mids=extract.mids,
@@ -268,16 +355,15 @@ def extract_build(
             os.fsync(handle.fileno())
         # One last look after the final chunk: a file is only kept if access still holds.
         check()
-        name = f"extracts/{extract.public_id}.{EXTENSIONS[extract.file_format]}"
+        name = f"{FILES_DIR}/{extract.public_id}.{EXTENSIONS[extract.file_format]}"
         with open(handle.name, "rb") as finished:
             stored_name = private_storage().save(name, _BuiltFile(finished, name=name))
         now = timezone.now()
-        return transition(
-            instance=extract,
+        return _finish(
+            extract,
+            claimed_at=claimed_at,
             to_status=ExtractStatus.READY,
-            table=EXTRACT_TRANSITIONS,
             action="extract_ready",
-            actor=None,
             changes={
                 "file": stored_name,
                 "row_count": result.rows,
@@ -286,44 +372,48 @@ def extract_build(
                 "built_at": now,
                 "expires_at": now + timedelta(hours=settings.EXTRACT_LINK_TTL_HOURS),
             },
-            provider_id_of=_provider_id,
             extra=_extra(extract, rows=result.rows, bytes=result.byte_count, sha256=result.sha256),
-            decision_fields=False,
         )
     except AccessRevoked as exc:
-        _discard(handle.name, stored_name)
+        discard()
         return _fail(
             extract,
             f"Stopped: access to MID {exc.mid} was withdrawn during the build ({exc.reason}). "
             "No file was kept.",
+            claimed_at=claimed_at,
         )
     except SoftTimeLimitExceeded:
-        _discard(handle.name, stored_name)
+        discard()
         return _fail(
             extract,
             f"Stopped: the build took longer than {BUILD_TIME_LIMIT_SECONDS // 60} minutes. "
             "No file was kept; request a shorter range or fewer MIDs.",
+            claimed_at=claimed_at,
         )
-    except InvalidTransition:
+    except (_Superseded, InvalidTransition):
         # Housekeeping queued it again while this build ran long: the next build owns it.
-        _discard(handle.name, stored_name)
-        logger.warning("extract %s left BUILDING during its build; file discarded", extract.pk)
+        discard()
+        logger.warning(
+            "extract %s left this build's claim during the build; file discarded", extract.pk
+        )
         return None
     except Exception as exc:
-        _discard(handle.name, stored_name)
+        discard()
         logger.exception("extract %s build failed", extract.pk)
         return _fail(
             extract,
             f"The build failed ({type(exc).__name__}). No file was kept; request the extract "
             "again, and tell the portal staff if it fails again.",
+            claimed_at=claimed_at,
         )
 
 
 def _discard(temporary: str, stored_name: str) -> None:
-    try:
-        os.unlink(temporary)
-    except FileNotFoundError:
-        pass
+    if temporary:
+        try:
+            os.unlink(temporary)
+        except FileNotFoundError:
+            pass
     if stored_name:
         private_storage().delete(stored_name)
 
@@ -336,6 +426,8 @@ class Housekeeping:
     expired: int
     requeued: int
     partial_files_removed: int
+    failed: int = 0  # stuck builds out of attempts
+    orphan_files_removed: int = 0
 
 
 def _delete_on_commit(name: str) -> None:
@@ -373,35 +465,109 @@ def extracts_housekeeping(*, now: datetime | None = None) -> Housekeeping:
         except InvalidTransition:
             pass  # expired by a concurrent run
     stale = now - BUILD_STUCK_AFTER
+    failed = 0
     for extract in Extract.objects.filter(
         status=ExtractStatus.BUILDING, build_started_at__lt=stale
     ):
-        try:
-            with transaction.atomic():
-                transition(
-                    instance=extract,
-                    to_status=ExtractStatus.QUEUED,
-                    table=EXTRACT_TRANSITIONS,
-                    action="extract_requeue",
-                    actor=None,
-                    reason="The build did not finish (its worker stopped); building again.",
-                    provider_id_of=_provider_id,
-                    decision_fields=False,
-                )
-                _enqueue_build(extract)
+        if extract.build_attempts >= MAX_BUILD_ATTEMPTS:
+            if _give_up(extract):
+                failed += 1
+        elif _requeue(extract):
             requeued += 1
-        except InvalidTransition:
-            pass
     removed = 0
-    directory = _building_path()
-    for partial in directory.glob("*.partial"):
+    try:
+        directory = _building_path()
+        for partial in directory.glob("*.partial"):
+            try:
+                if partial.stat().st_mtime < stale.timestamp():
+                    partial.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                pass
+    except OSError:
+        logger.exception("extract housekeeping could not clean %s", BUILDING_DIR)
+    return Housekeeping(
+        expired=expired,
+        requeued=requeued,
+        partial_files_removed=removed,
+        failed=failed,
+        orphan_files_removed=_remove_orphan_files(now),
+    )
+
+
+def _requeue(extract: Extract) -> bool:
+    try:
+        with transaction.atomic():
+            transition(
+                instance=extract,
+                to_status=ExtractStatus.QUEUED,
+                table=EXTRACT_TRANSITIONS,
+                action="extract_requeue",
+                actor=None,
+                reason="The build did not finish (its worker stopped); building again.",
+                provider_id_of=_provider_id,
+                decision_fields=False,
+                only_from=frozenset({ExtractStatus.BUILDING}),
+            )
+            _enqueue_build(extract)
+    except InvalidTransition:
+        return False
+    return True
+
+
+def _give_up(extract: Extract) -> bool:
+    reason = (
+        f"The build did not finish in {extract.build_attempts} attempts (its worker stopped "
+        "each time). No file was kept; request a shorter range or fewer MIDs, and tell the "
+        "portal staff if it happens again."
+    )
+    try:
+        transition(
+            instance=extract,
+            to_status=ExtractStatus.FAILED,
+            table=EXTRACT_TRANSITIONS,
+            action="extract_build_fail",
+            actor=None,
+            reason=reason,
+            changes={"status_reason": reason[:500]},
+            provider_id_of=_provider_id,
+            extra=_extra(extract, attempts=extract.build_attempts),
+            decision_fields=False,
+            only_from=frozenset({ExtractStatus.BUILDING}),
+        )
+    except InvalidTransition:
+        return False
+    return True
+
+
+def _remove_orphan_files(now: datetime) -> int:
+    """Delete files in extracts/ that no READY extract points to and that are older than
+    ORPHAN_FILE_AGE (a build killed between saving its file and its READY transition; an
+    expiry whose delete failed). A build saves its file and goes READY within moments, so an
+    hour-old unclaimed file is nobody's."""
+    storage = private_storage()
+    try:
+        _, names = storage.listdir(FILES_DIR)
+    except FileNotFoundError:
+        return 0
+    kept = set(
+        Extract.objects.filter(status=ExtractStatus.READY)
+        .exclude(file="")
+        .values_list("file", flat=True)
+    )
+    cutoff = now - ORPHAN_FILE_AGE
+    removed = 0
+    for base in names:
+        name = f"{FILES_DIR}/{base}"
+        if name in kept:
+            continue
         try:
-            if partial.stat().st_mtime < stale.timestamp():
-                partial.unlink()
+            if storage.get_modified_time(name) < cutoff:
+                storage.delete(name)
                 removed += 1
         except FileNotFoundError:
             pass
-    return Housekeeping(expired=expired, requeued=requeued, partial_files_removed=removed)
+    return removed
 
 
 def record_download(

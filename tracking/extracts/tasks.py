@@ -26,7 +26,8 @@ def build_extract(extract_id: int) -> str:
 @shared_task(acks_late=True, ignore_result=True)
 def housekeeping() -> dict[str, int]:
     """Periodic (beat): expire READY extracts past their time and delete their files, queue
-    again builds whose worker died, remove abandoned partial files."""
+    again builds whose worker died (or fail them after their last attempt), remove abandoned
+    partial files and files no READY extract points to."""
     from tracking.extracts.services import extracts_housekeeping
 
     report = extracts_housekeeping()
@@ -34,4 +35,6 @@ def housekeeping() -> dict[str, int]:
         "expired": report.expired,
         "requeued": report.requeued,
         "partial_files_removed": report.partial_files_removed,
+        "failed": report.failed,
+        "orphan_files_removed": report.orphan_files_removed,
     }

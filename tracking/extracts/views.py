@@ -4,7 +4,7 @@ form, and the download itself."""
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils import timezone
@@ -23,7 +23,12 @@ from core.errors import DomainError
 from tracking.constants import ExtractSource, ExtractStatus
 from tracking.extracts import links, selectors
 from tracking.extracts.forms import ExtractRequestForm
-from tracking.extracts.services import denied_mids, extract_request, record_download
+from tracking.extracts.services import (
+    denied_mids,
+    extract_request,
+    needs_approval,
+    record_download,
+)
 
 BREADCRUMBS = [("Dashboard", "/dashboard/"), ("Scan event extracts", "/extracts/")]
 LIST_LIMIT = 100
@@ -62,7 +67,7 @@ def render_extracts_page(view: PortalView, *, form: ExtractRequestForm | None = 
             "rows": rows,
             "form": form,
             "allowed_mids": mids,
-            "needs_approval": provider.provider_type in settings.EXTRACT_APPROVAL_REQUIRED_TYPES,
+            "needs_approval": needs_approval(provider),
             "max_days": settings.EXTRACT_MAX_DAYS,
             "max_mids": settings.EXTRACT_MAX_MIDS,
             "link_hours": settings.EXTRACT_LINK_TTL_HOURS,
@@ -192,6 +197,9 @@ class ExtractDownloadView(PortalView):
                 f"cannot be downloaded. {listed}.",
                 status=403,
             )
+        if request.method == "HEAD":
+            # Headers only: a HEAD (a link checker, a browser's preflight) is no download.
+            return head_response(extract)
         try:
             handle = extract.file.open("rb")
         except FileNotFoundError:
@@ -200,11 +208,25 @@ class ExtractDownloadView(PortalView):
         return file_response(extract, handle)
 
 
+def _file_name(extract) -> str:
+    return extract.file.name.rsplit("/", 1)[-1]
+
+
+def head_response(extract) -> HttpResponse:
+    """What GET would answer, without the body, the file opened or the download recorded."""
+    response = HttpResponse(content_type="application/gzip")
+    response["Content-Length"] = str(extract.byte_count or 0)
+    response["Content-Disposition"] = f'attachment; filename="{_file_name(extract)}"'
+    response["Cache-Control"] = "no-store"
+    response["X-Content-SHA256"] = extract.sha256
+    return response
+
+
 def file_response(extract, handle) -> FileResponse:
     response = FileResponse(
         handle,
         as_attachment=True,
-        filename=extract.file.name.rsplit("/", 1)[-1],
+        filename=_file_name(extract),
         content_type="application/gzip",
     )
     response["Cache-Control"] = "no-store"

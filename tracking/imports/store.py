@@ -176,8 +176,25 @@ ON CONFLICT DO NOTHING
 RETURNING id, tracking_number, mailing_date
 """  # noqa: S608
 
+# Every writer of tracking events serializes its insert on this PostgreSQL advisory lock
+# (transaction-scoped: taken by the batch's events INSERT before it takes its first id, held
+# until the batch's transaction ends). Event ids therefore come from the sequence in commit
+# order: while a batch holds ids, nobody else takes any, so every id still in flight is
+# greater than every committed id. The pull API (tracking.extracts.selectors.events_page)
+# relies on that: a page `WHERE id > cursor ORDER BY id` never passes an event that commits
+# later. INVARIANT: all TrackingEvent inserts go through this lock (import_events is the only
+# writer; tests and benchmark loaders that insert directly run alone), and the id sequence is
+# not cached per session (CACHE 1, PostgreSQL's default). The price: importers no longer
+# insert events in parallel (they still read, check and stage in parallel; only the events
+# INSERT up to the commit is one batch at a time). The key is fixed and documented in
+# docs/extracts.md: "trkevent" in ASCII.
+EVENT_INSERT_LOCK_KEY = 0x74726B6576656E74
+
 # Events go to the pieces found or created: `piece_ids[key_no + 1]`, NULL for a rejected
 # piece. In line order, so ids follow the input (the API's last tie-break is the id).
+# The lock is taken inside the statement (no extra round trip): the uncorrelated subquery is
+# an InitPlan of a one-time filter, run before the first row reaches the INSERT, so before
+# the first id is drawn from the sequence.
 INSERT_EVENTS = f"""
 WITH inserted AS (
     INSERT INTO {EVENT} (piece_id, {_event_data})
@@ -187,6 +204,7 @@ WITH inserted AS (
         FROM pg_temp.import_event AS e
     ) AS e
     WHERE piece_id IS NOT NULL
+      AND (SELECT pg_advisory_xact_lock(%(lock_key)s::bigint)::text) IS NOT NULL
     ORDER BY line_no
     ON CONFLICT (piece_id, event_code, event_timestamp) DO NOTHING
     RETURNING piece_id
@@ -254,8 +272,9 @@ def insert_pieces(cursor: Any, stored: list[int]) -> list[tuple[int, str, Any]]:
 
 
 def insert_events(cursor: Any, piece_ids: list[int | None]) -> tuple[int, list[int]]:
-    """(events inserted, ids of the pieces that received them)."""
-    cursor.execute(INSERT_EVENTS, {"piece_ids": piece_ids})
+    """(events inserted, ids of the pieces that received them). The statement takes the
+    event-insert lock (EVENT_INSERT_LOCK_KEY) first; it is held until the batch commits."""
+    cursor.execute(INSERT_EVENTS, {"piece_ids": piece_ids, "lock_key": EVENT_INSERT_LOCK_KEY})
     count, received = cursor.fetchone()
     return count, received
 

@@ -36,6 +36,7 @@ class Migration(migrations.Migration):
                 ('byte_count', models.BigIntegerField(blank=True, null=True)),
                 ('sha256', models.CharField(blank=True, max_length=64)),
                 ('build_started_at', models.DateTimeField(blank=True, null=True)),
+                ('build_attempts', models.PositiveSmallIntegerField(default=0)),
                 ('built_at', models.DateTimeField(blank=True, null=True)),
                 ('expires_at', models.DateTimeField(blank=True, null=True)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),

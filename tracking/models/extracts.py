@@ -42,6 +42,8 @@ class Extract(models.Model):
     byte_count = models.BigIntegerField(null=True, blank=True)
     sha256 = models.CharField(max_length=64, blank=True)
     build_started_at = models.DateTimeField(null=True, blank=True)
+    # Claims of the build so far (QUEUED -> BUILDING); housekeeping fails it after a few.
+    build_attempts = models.PositiveSmallIntegerField(default=0)
     built_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

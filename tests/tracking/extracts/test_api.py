@@ -5,9 +5,11 @@ polled and downloaded by an app, scoped to its provider."""
 
 import json
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import redis as redis_lib
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -29,9 +31,14 @@ from tests.tracking.extracts.helpers import (
     store_piece,
     today,
 )
+from tracking import redis as tracking_redis
+from tracking.api import disclosures as api_disclosures
 from tracking.constants import ExtractSource, ExtractStatus
 from tracking.extracts.services import extract_build
-from tracking.models import Extract, ExtractDownload, TrackingEvent
+from tracking.imports import import_events
+from tracking.imports import store as store_sql
+from tracking.models import DailyUsage, Disclosure, Extract, ExtractDownload, TrackingEvent
+from tracking.services import disclosures as disclosures_service
 
 pytestmark = pytest.mark.django_db
 
@@ -95,33 +102,121 @@ def test_paging_neither_skips_nor_repeats_while_new_events_arrive():
     assert [code for _, code, _ in seen].index("07") >= 4  # the late scan came after the cursor
 
 
-@pytest.mark.django_db(transaction=True)
-def test_an_insert_still_in_flight_is_waited_for_not_skipped():
-    """Ids are handed out when rows are inserted, but transactions commit in any order. An
-    import holding id N open while id N+1 commits must not let a page move past N unseen."""
-    client = api_client_for(shipper())
-    piece = store_piece(number_for(MID, 1), mid=MID, mailing_date=recent(), events=1)
-    inserted, release = threading.Event(), threading.Event()
+def scan(number: str, code: str, hours: int, mid: str = MID) -> dict[str, str]:
+    """One scan-event row for the importer, `hours` after midnight UTC of recent()."""
+    moment = datetime.combine(recent(), datetime.min.time(), tzinfo=UTC) + timedelta(hours=hours)
+    return {
+        "trackingNumber": number,
+        "mailingDate": recent().isoformat(),
+        "mailerID": mid,
+        "eventCode": code,
+        "eventType": "Arrived at Post Office",
+        "eventTimestamp": (moment - timedelta(hours=7)).strftime("%Y-%m-%dT%H:%M:%S"),
+        "GMTTimestamp": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "GMTOffset": "-7:00",
+    }
 
-    def slow_import():
+
+def waiting_advisory_locks() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+            "AND objid = %s AND database = (SELECT oid FROM pg_database "
+            "WHERE datname = current_database())",
+            [store_sql.EVENT_INSERT_LOCK_KEY & 0xFFFFFFFF],
+        )
+        return cursor.fetchone()[0]
+
+
+def wait_until(predicate, what: str, seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+class ImportInFlight:
+    """An import batch in another thread (its own connection) whose transaction stays open
+    after its INSERT until release() (the batch holds the event-insert lock meanwhile)."""
+
+    def __init__(self, records: list[dict]) -> None:
+        self.inserted, self._release = threading.Event(), threading.Event()
+        self.report = None
+        self.thread = threading.Thread(target=self._run, args=(records,))
+        self.thread.start()
+
+    def _run(self, records) -> None:
         try:
             with transaction.atomic():
-                add_event(piece, "07", hours=20)  # takes id N, not committed yet
-                inserted.set()
-                release.wait(10)
+                self.report = import_events(records=records)
+                self.inserted.set()
+                self._release.wait(10)
         finally:
             connection.close()
 
-    importer = threading.Thread(target=slow_import)
-    importer.start()
-    assert inserted.wait(10)
-    add_event(piece, "OF", hours=21)  # id N + 1, committed at once
-    threading.Timer(0.5, release.set).start()
+    def release(self) -> None:
+        self._release.set()
+        self.thread.join(10)
+        assert not self.thread.is_alive()
 
-    body = client.get(EVENTS, {"MID": MID, "since": recent().isoformat()}).json()
-    importer.join(10)
 
-    assert [r["trackingEvent"]["eventCode"] for r in body["events"]] == ["03", "07", "OF"]
+def events_of(body) -> list[str]:
+    return [r["trackingEvent"]["eventCode"] for r in body["events"]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_page_read_while_an_import_is_in_flight_does_not_skip_its_rows_once_they_commit():
+    """Ids are handed out when rows are inserted. Imports serialize their insert on the
+    event-insert lock, so an id in flight is above every committed id and a page read in the
+    meantime never moves its cursor past it."""
+    client = api_client_for(shipper())
+    number = number_for(MID, 1)
+    import_events(records=[scan(number, "03", 1)])
+    query = {"MID": MID, "since": recent().isoformat()}
+
+    slow = ImportInFlight([scan(number, "07", 20)])  # takes id N, not committed yet
+    assert slow.inserted.wait(10)
+    during = client.get(EVENTS, query).json()  # no lock: answers at once
+    slow.release()
+    after = client.get(EVENTS, query | {"cursor": during["next"]}).json()
+
+    assert events_of(during) == ["03"]
+    assert events_of(after) == ["07"]  # committed later, below no cursor: delivered
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_import_batches_are_serialized_and_the_pull_never_skips():
+    client = api_client_for(shipper())
+    query = {"MID": MID, "since": recent().isoformat(), "limit": 1000}
+    first = ImportInFlight([scan(number_for(MID, 1), "03", 1), scan(number_for(MID, 1), "07", 2)])
+    assert first.inserted.wait(10)
+    second = ImportInFlight([scan(number_for(MID, 2), "03", 3), scan(number_for(MID, 2), "OF", 4)])
+    # The second batch waits for the first's lock before inserting anything.
+    wait_until(lambda: waiting_advisory_locks() == 1, "the second import to wait for the lock")
+    assert not second.inserted.is_set()
+    seen, cursor = [], None
+
+    def pull() -> None:
+        nonlocal cursor
+        body = client.get(EVENTS, query | ({"cursor": cursor} if cursor else {})).json()
+        seen.extend((r["trackingNumber"], r["trackingEvent"]["eventCode"]) for r in body["events"])
+        cursor = body["next"]
+
+    pull()  # nothing committed yet
+    first.release()  # commits; the second takes the lock and inserts
+    assert second.inserted.wait(10)
+    pull()  # the first batch, not the second (in flight)
+    second.release()
+    pull()  # the second batch
+    pull()  # nothing new
+
+    ids = list(
+        TrackingEvent.objects.order_by("id").values_list("piece__tracking_number", "event_code")
+    )
+    assert seen == ids  # every event once, in id order
+    assert len(seen) == 4
+    assert {number for number, _ in seen[:2]} == {number_for(MID, 1)}  # ids in commit order
 
 
 def test_events_come_in_event_id_order_with_the_extract_record_shape():
@@ -141,7 +236,24 @@ def test_events_come_in_event_id_order_with_the_extract_record_shape():
         (r["trackingNumber"], r["trackingEvent"]["eventCode"]) for r in body["events"]
     ] == expected
     assert body["events"][0]["mailerID"] == MID
-    assert body["next"] is None  # a window that has ended, read to its end
+    assert body["next"]  # always a cursor, even for a window that has ended
+
+
+def test_a_late_scan_in_a_window_that_has_ended_comes_with_the_returned_cursor():
+    """USPS scans arrive late and are filed by their GMT time: a window in the past still
+    gains events, so its last page still has a cursor that delivers them."""
+    client = api_client_for(shipper())
+    pieces = store(MID, 1, events=2)
+    query = {"MID": MID, "since": recent().isoformat(), "until": recent().isoformat()}
+
+    first = client.get(EVENTS, query).json()
+    add_event(pieces[0], "07", hours=20)  # a scan of that (past) day, stored now
+    second = client.get(EVENTS, query | {"cursor": first["next"]}).json()
+    third = client.get(EVENTS, query | {"cursor": second["next"]}).json()
+
+    assert events_of(first) == ["03", "10"]
+    assert events_of(second) == ["07"]
+    assert third["events"] == [] and third["next"]
 
 
 def test_a_page_costs_a_bounded_number_of_queries(django_assert_max_num_queries):
@@ -250,6 +362,29 @@ def test_another_tenants_cursor_does_not_work():
             {"MID": [MID, MID], "since": "2026-11-01"},
             [("REPEATED_PARAMETER", "MID")],
             "Give MID once",
+        ),
+        # Ends of the calendar: refused with a message, never a 500 (date overflow).
+        (
+            {"MID": MID, "since": "2026-11-01", "until": "9999-12-31"},
+            [("INVALID_DATE", "until")],
+            "the year must be 2000 to",
+        ),
+        ({"MID": MID, "since": "9999-12-31"}, [("INVALID_DATE", "since")], "out of range"),
+        (
+            {"MID": MID, "since": "0001-01-01T00:00:00+01:00"},
+            [("INVALID_DATE", "since")],
+            "the year must be 2000 to",
+        ),
+        ({"MID": MID, "since": "1999-12-31"}, [("INVALID_DATE", "since")], "out of range"),
+        (
+            {"MID": MID, "since": "2026-11-01", "limit": "1" * 5000},
+            [("INVALID_LIMIT", "limit")],
+            "from 1 to 1000",
+        ),
+        (
+            {"MID": MID, "since": "2026-11-01", "limit": "0" * 30 + "5"},
+            [("INVALID_LIMIT", "limit")],
+            "from 1 to 1000",
         ),
     ],
 )
@@ -388,6 +523,16 @@ def test_a_service_providers_api_extract_waits_for_approval():
         ({"startDate": "2026-13-01"}, [("invalid", "startDate")], "Date has wrong format"),
         ({"format": "XML"}, [("invalid_choice", "format")], '"XML" is not a valid choice.'),
         ({"extra": 1}, [("invalid", "extra")], "Unknown field"),
+        (
+            {"startDate": "0001-01-01", "endDate": "0001-01-02"},
+            [("INVALID_REQUEST", "startDate")],
+            "the year must be 2000 to",
+        ),
+        (
+            {"startDate": "9999-12-30", "endDate": "9999-12-31"},
+            [("INVALID_REQUEST", "startDate")],
+            "the year must be 2000 to",
+        ),
     ],
 )
 def test_a_bad_extract_request_is_a_400_naming_its_field(overrides, expected, detail):
@@ -466,3 +611,80 @@ def test_the_file_is_refused_when_a_mid_was_revoked_gone_when_expired_and_absent
     assert revoked.status_code == 403 and problems(revoked) == [("MID_NOT_AUTHORIZED", "extractId")]
     assert expired.status_code == 410 and problems(expired) == [("EXTRACT_EXPIRED", None)]
     assert not ExtractDownload.objects.exists()
+
+
+# --- Disclosures, HEAD, open-extract cap ------------------------------------------------------
+
+
+def test_each_piece_on_a_page_is_recorded_as_a_disclosure_like_a_lookup():
+    provider = shipper()
+    client = api_client_for(provider)
+    store(MID, 3, events=2)
+    link = MidLink.objects.get(provider=provider, mid=MID)
+
+    response = client.get(
+        EVENTS,
+        {"MID": MID, "since": recent().isoformat(), "limit": 4},
+        HTTP_X_REQUEST_ID="page-req-0001",
+    )
+    assert response.status_code == 200
+    assert Disclosure.objects.count() == 0  # buffered, written by the drain
+    disclosures_service.drain()
+
+    rows = list(Disclosure.objects.order_by("tracking_number"))
+    numbers = sorted({r["trackingNumber"] for r in response.json()["events"]})
+    assert [row.tracking_number for row in rows] == numbers  # one per piece, not per event
+    assert len(rows) == 2
+    for row in rows:
+        assert (row.allowed, row.http_status, row.mid, row.request_id) == (
+            True,
+            200,
+            MID,
+            "page-req-0001",
+        )
+        assert (row.provider_id, row.app_id) == (provider.pk, client.app.pk)
+        assert row.basis == f"MID_LINK:{link.pk}"
+    usage = DailyUsage.objects.get()
+    assert (usage.allowed, usage.calls) == (True, 2)
+
+
+def test_a_page_is_refused_with_503_when_its_disclosures_cannot_be_recorded(monkeypatch):
+    client = api_client_for(shipper())
+    store(MID, 1, events=1)
+    unreachable = redis_lib.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    real_client = tracking_redis.client()
+    # Quotas still work; only the disclosure buffer is unreachable.
+    monkeypatch.setattr(api_disclosures, "client", lambda: unreachable)
+
+    response = client.get(EVENTS, {"MID": MID, "since": recent().isoformat()})
+
+    assert response.status_code == 503
+    assert problems(response) == [("SERVICE_UNAVAILABLE", None)]
+    assert response["Retry-After"] == "30"
+    assert "events" not in response.json()
+    assert real_client.llen(api_disclosures.BUFFER_KEY) == 0
+
+
+def test_a_head_request_answers_the_headers_and_records_no_download():
+    client, extract = built_extract(shipper())
+
+    head = client.head(f"{EXTRACTS}/{extract.public_id}/file")
+
+    assert head.status_code == 200
+    assert head["X-Content-SHA256"] == extract.sha256
+    assert head["Content-Length"] == str(extract.byte_count)
+    assert not ExtractDownload.objects.exists()
+    assert not AuditEntry.objects.filter(action="extract_download").exists()
+
+
+def test_the_open_extracts_of_a_provider_are_capped_with_a_429(settings):
+    settings.EXTRACT_MAX_OPEN_PER_PROVIDER = 2
+    client = api_client_for(shipper())
+
+    answers = [create(client).status_code for _ in range(3)]
+
+    assert answers == [202, 202, 429]
+    refused = create(client)
+    assert problems(refused) == [("TOO_MANY_OPEN_EXTRACTS", None)]
+    assert "the most it may have at once (2)" in refused.json()["error"]["errors"][0]["detail"]
+    assert Extract.objects.count() == 2

@@ -192,6 +192,39 @@ def test_the_fast_lines_are_byte_for_byte_what_the_json_functions_write():
     assert len(file_lines) == 7
 
 
+def test_csv_text_that_would_start_a_formula_is_kept_as_text_but_offsets_are_not_touched():
+    piece = store_piece(number_for(MID, 1), mid=MID, mailing_date=recent(), events=1)
+    MailPiece.objects.filter(pk=piece.pk).update(
+        destination_city='=HYPERLINK("http://x")',
+        status_summary="+1 call",
+        mail_class="-Priority",
+        origin_city="@SUM(A1)",
+    )
+    TrackingEvent.objects.filter(piece=piece).update(
+        firm="\tFIRM", recipient_name="\r=cmd", event_type="=Delivered", city="DENVER-WEST"
+    )
+
+    _, csv_data = build(file_format="CSV")
+    _, json_data = build()
+
+    (row,) = csv_rows(csv_data)
+    assert row["destinationCity"] == '\'=HYPERLINK("http://x")'
+    assert row["statusSummary"] == "'+1 call"
+    assert row["mailClass"] == "'-Priority"
+    assert row["originCity"] == "'@SUM(A1)"
+    assert row["firm"] == "'\tFIRM"
+    assert row["recipientName"] == "'\r=cmd"
+    assert row["eventType"] == "'=Delivered"
+    assert row["scanEventExtractEventName"] == "'=DELIVERED"
+    assert row["eventCity"] == "DENVER-WEST"  # only the first character counts
+    assert row["GMTOffset"] == "-7:00"  # a legitimate leading '-' stays
+    assert row["eventTimestamp"].endswith("-07:00")
+    # NDJSON is data for programs, not spreadsheets: unchanged.
+    (line,) = ndjson_lines(json_data)
+    assert line["destinationCity"] == '=HYPERLINK("http://x")'
+    assert line["trackingEvent"]["recipientName"] == "\r=cmd"
+
+
 def test_csv_has_a_header_and_one_flat_row_per_event():
     store(MID, 2, events=2)
 

@@ -143,6 +143,14 @@ def test_a_request_is_saved_once_even_when_sent_twice(client, django_capture_on_
         ),
         ({"end_date": "2026-02-30"}, "Enter a valid date."),
         ({"mids": ["900999999"]}, "Select a valid choice."),
+        (
+            {"start_date": "0001-01-01", "end_date": "0001-01-02"},
+            "The date 0001-01-01 is out of range: the year must be 2000 to",
+        ),
+        (
+            {"start_date": "9999-12-30", "end_date": "9999-12-31"},
+            "The date 9999-12-30 is out of range",
+        ),
     ],
 )
 def test_a_refused_request_shows_why_and_saves_nothing(client, overrides, message):
@@ -277,3 +285,31 @@ def test_a_build_that_failed_has_nothing_to_download(client):
     page = client.get(LIST)
     assert "/extracts/download/" not in page.text
     assert "was withdrawn during the build" in page.text
+
+
+def test_the_form_says_when_the_provider_has_too_many_open_extracts(client, settings):
+    settings.EXTRACT_MAX_OPEN_PER_PROVIDER = 1
+    provider = shipper()
+    client = signed_in(client, member(provider))
+
+    first = client.post(REQUEST, form())
+    second = client.post(REQUEST, form())
+
+    assert first.status_code == 302
+    assert second.status_code == 400
+    assert "the most it may have at once (1)" in second.text
+    assert Extract.objects.count() == 1
+
+
+def test_a_head_request_of_a_link_records_no_download(client):
+    extract = ready_extract()
+    client = signed_in(client, member(extract.provider))
+    token = links.make_token(extract=extract)
+
+    head = client.head(f"/extracts/download/{token}/")
+
+    assert head.status_code == 200
+    assert head["X-Content-SHA256"] == extract.sha256
+    assert head["Content-Length"] == str(extract.byte_count)
+    assert not ExtractDownload.objects.exists()
+    assert not AuditEntry.objects.filter(action="extract_download").exists()

@@ -3,10 +3,14 @@ saved), approval by provider type, the build (READY with its facts, or FAILED wi
 access is withdrawn mid-build or anything goes wrong), idempotence, housekeeping, downloads."""
 
 import os
+import threading
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from django.core.checks import run_checks
+from django.db import connection
 from django.utils import timezone
 
 from agreements.constants import ReasonCode
@@ -29,9 +33,13 @@ from tests.tracking.extracts.helpers import (
     today,
 )
 from tracking.constants import ExtractSource, ExtractStatus
+from tracking.extracts.checks import check_approval_required_types
 from tracking.extracts.requests import ExtractRefused
 from tracking.extracts.services import (
     BUILD_STUCK_AFTER,
+    MAX_BUILD_ATTEMPTS,
+    ExtractLimitReached,
+    _claim,
     extract_approve,
     extract_build,
     extract_reject,
@@ -39,6 +47,7 @@ from tracking.extracts.services import (
     extracts_housekeeping,
     record_download,
 )
+from tracking.extracts.tasks import build_extract
 from tracking.models import Extract, ExtractDownload
 
 pytestmark = pytest.mark.django_db
@@ -109,10 +118,14 @@ def test_an_extract_across_an_authorized_and_an_unauthorized_mid_is_refused_whol
     assert not AuditEntry.objects.filter(action="extract_request").exists()
 
 
-def test_a_service_providers_extract_waits_for_approval(django_capture_on_commit_callbacks):
+def test_a_service_providers_extract_waits_for_approval(
+    monkeypatch, django_capture_on_commit_callbacks
+):
+    built = []
+    monkeypatch.setattr(build_extract, "delay", built.append)
     provider = allowed_provider()  # SERVICE_PROVIDER
 
-    with django_capture_on_commit_callbacks() as queued:
+    with django_capture_on_commit_callbacks(execute=True):
         extract = request(provider)
 
     assert extract.status == ExtractStatus.PENDING_APPROVAL
@@ -120,19 +133,22 @@ def test_a_service_providers_extract_waits_for_approval(django_capture_on_commit
     assert entry.extra["mids"] == [MID] and entry.extra["format"] == "NDJSON"
     assert entry.extra["start_date"] == recent().isoformat()
     assert entry.actor == extract.requested_by
-    assert not [c for c in queued if "build_extract" in repr(getattr(c, "__code__", c))]
-    assert len(queued) == 0  # no build
+    assert built == []  # no build
 
 
-def test_other_types_are_queued_and_built_on_commit(settings, django_capture_on_commit_callbacks):
+def test_other_types_are_queued_and_built_on_commit(
+    settings, monkeypatch, django_capture_on_commit_callbacks
+):
     settings.EXTRACT_APPROVAL_REQUIRED_TYPES = []
+    built = []
+    monkeypatch.setattr(build_extract, "delay", built.append)
     provider = allowed_provider()
 
-    with django_capture_on_commit_callbacks() as queued:
+    with django_capture_on_commit_callbacks(execute=True):
         extract = request(provider)
 
     assert extract.status == ExtractStatus.QUEUED
-    assert len(queued) == 1
+    assert built == [extract.pk]
 
 
 def queued_extract(provider=None, *, events=3, pieces=2, **overrides):
@@ -218,16 +234,18 @@ def test_any_error_fails_the_build_and_keeps_no_file(private_root):
     assert files_under(private_root) == []
 
 
-def test_staff_approve_and_the_build_is_queued(django_capture_on_commit_callbacks):
+def test_staff_approve_and_the_build_is_queued(monkeypatch, django_capture_on_commit_callbacks):
     extract = queued_extract(allowed_provider())
     staff = StaffFactory()
+    built = []
+    monkeypatch.setattr(build_extract, "delay", built.append)
 
-    with django_capture_on_commit_callbacks() as queued:
+    with django_capture_on_commit_callbacks(execute=True):
         extract_approve(extract=extract, actor=staff, reason="Checked")
 
     extract.refresh_from_db()
     assert extract.status == ExtractStatus.QUEUED and extract.decided_by == staff
-    assert len(queued) >= 1  # the build (and the access cache bump)
+    assert built == [extract.pk]
     assert AuditEntry.objects.get(action="extract_approve").reason == "Checked"
 
 
@@ -298,3 +316,214 @@ def test_a_download_is_recorded_and_audited():
     assert (download.user, download.ip_address) == (user, "203.0.113.9")
     entry = AuditEntry.objects.get(action="extract_download")
     assert entry.actor == user and entry.extra["sha256"] == extract.sha256
+
+
+# --- Approval types, the open-extract cap ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value", [[" SERVICE_PROVIDER"], ["service_provider "], "SERVICE_PROVIDER"]
+)
+def test_approval_types_are_read_stripped_and_upper_cased(settings, value):
+    settings.EXTRACT_APPROVAL_REQUIRED_TYPES = value
+
+    extract = request(allowed_provider())  # a SERVICE_PROVIDER
+
+    assert extract.status == ExtractStatus.PENDING_APPROVAL
+    assert check_approval_required_types() == []
+
+
+def test_an_approval_type_that_is_no_provider_type_is_a_system_check_error(settings):
+    settings.EXTRACT_APPROVAL_REQUIRED_TYPES = ["SERVICE_PROVDER", "SHIPPER"]
+
+    errors = check_approval_required_types()
+
+    assert [error.id for error in errors] == ["tracking.E101"]
+    assert "'SERVICE_PROVDER'" in errors[0].msg and "SHIPPER" not in errors[0].msg
+    assert any(error.id == "tracking.E101" for error in run_checks())
+
+
+def test_a_provider_may_have_a_few_open_extracts_at_once(settings):
+    settings.EXTRACT_MAX_OPEN_PER_PROVIDER = 2
+    provider = allowed_provider()  # waits for approval: stays open
+    request(provider)
+    request(provider)
+
+    with pytest.raises(ExtractLimitReached, match=r"already has 2 extracts waiting"):
+        request(provider)
+    assert Extract.objects.count() == 2
+
+    extract_reject(extract=Extract.objects.first(), actor=StaffFactory(), reason="No")
+    assert request(provider).status == ExtractStatus.PENDING_APPROVAL  # room again
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_cap_holds_for_two_requests_at_once(settings):
+    """Both count under the provider's row lock: the second waits for the first's commit."""
+    settings.EXTRACT_MAX_OPEN_PER_PROVIDER = 1
+    provider = allowed_provider()
+    actor = member(provider)
+    outcomes = []
+
+    def ask() -> None:
+        try:
+            request(provider, actor=actor)
+            outcomes.append("created")
+        except ExtractLimitReached:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=ask) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+
+    assert sorted(outcomes) == ["created", "refused"]
+    assert Extract.objects.count() == 1
+
+
+# --- Builds: attempts, orphans, claims -------------------------------------------------------
+
+
+def test_a_build_that_cannot_create_its_partial_file_fails_instead_of_staying_building(
+    private_root,
+):
+    extract = queued_extract()
+    # A file where the building directory belongs: mkdir raises an OSError.
+    (private_root / "extracts").mkdir(parents=True)
+    (private_root / "extracts" / ".building").write_bytes(b"not a directory")
+
+    result = extract_build(extract_id=extract.pk)
+
+    assert result.status == ExtractStatus.FAILED
+    assert "The build failed (FileExistsError)" in result.status_reason
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_claim_counts_an_attempt_and_housekeeping_gives_up_after_the_last(
+    monkeypatch, private_root
+):
+    queued = []
+    monkeypatch.setattr(build_extract, "delay", queued.append)
+    extract = queued_extract()
+    stale = timezone.now() - BUILD_STUCK_AFTER - timedelta(minutes=1)
+
+    for attempt in range(1, MAX_BUILD_ATTEMPTS + 1):
+        # A worker claims it and dies.
+        assert _claim(extract.pk).build_attempts == attempt
+        Extract.objects.filter(pk=extract.pk).update(build_started_at=stale)
+        report = extracts_housekeeping()
+        extract.refresh_from_db()
+        if attempt < MAX_BUILD_ATTEMPTS:
+            assert (report.requeued, report.failed, extract.status) == (1, 0, ExtractStatus.QUEUED)
+        else:
+            assert (report.requeued, report.failed, extract.status) == (0, 1, ExtractStatus.FAILED)
+
+    # Queued on commit: by the request, then by each requeue but the last (given up).
+    assert queued == [extract.pk] * MAX_BUILD_ATTEMPTS
+    assert f"did not finish in {MAX_BUILD_ATTEMPTS} attempts" in extract.status_reason
+
+
+def test_housekeeping_deletes_old_files_no_ready_extract_points_to(private_root):
+    ready = queued_extract()
+    extract_build(extract_id=ready.pk)
+    ready.refresh_from_db()
+    directory = private_root / "extracts"
+    orphan, fresh = directory / "orphan.ndjson.gz", directory / "fresh.ndjson.gz"
+    orphan.write_bytes(b"left by a killed build")
+    fresh.write_bytes(b"being moved into place")
+    old = time.time() - 2 * 3600
+    for path in (orphan, Path(ready.file.path)):
+        os.utime(path, (old, old))
+
+    report = extracts_housekeeping()
+
+    assert report.orphan_files_removed == 1
+    assert not orphan.exists()
+    assert fresh.exists()  # too young to be nobody's
+    assert os.path.exists(ready.file.path)  # a READY extract's file is kept, however old
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_build_superseded_by_a_later_claim_leaves_the_result_to_that_claim(
+    monkeypatch, private_root
+):
+    """Run A claims and stalls; housekeeping queues the extract again and run B claims it.
+    A then fails: its failure belongs to no one any more and must not touch B's build. B
+    finishes: one file, one READY."""
+    monkeypatch.setattr(build_extract, "delay", lambda extract_id: None)
+    extract = queued_extract(events=1, pieces=4)
+    b_claimed, a_done = threading.Event(), threading.Event()
+    results = {}
+
+    def run_b() -> None:
+        try:
+            later = timezone.now() + BUILD_STUCK_AFTER + timedelta(minutes=1)
+            extracts_housekeeping(now=later)  # A's claim looks dead: QUEUED again
+
+            def hold(rows: int) -> None:
+                b_claimed.set()
+                a_done.wait(10)
+
+            results["B"] = extract_build(extract_id=extract.pk, chunk_rows=2, on_progress=hold)
+        finally:
+            connection.close()
+
+    b = threading.Thread(target=run_b)
+
+    def a_progress(rows: int) -> None:
+        b.start()
+        assert b_claimed.wait(10)
+        raise RuntimeError("A's disk failed")
+
+    results["A"] = extract_build(extract_id=extract.pk, chunk_rows=2, on_progress=a_progress)
+    a_done.set()
+    b.join(20)
+
+    extract.refresh_from_db()
+    assert results["A"] is None  # discarded: not A's extract any more
+    assert results["B"].status == extract.status == ExtractStatus.READY
+    assert extract.build_attempts == 2 and extract.row_count == 4
+    assert [p.name for p in files_under(private_root)] == [f"{extract.public_id}.ndjson.gz"]
+    assert AuditEntry.objects.filter(action="extract_ready").count() == 1
+    assert not AuditEntry.objects.filter(action="extract_build_fail").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_mid_revoked_from_another_connection_between_chunks_fails_the_build(private_root):
+    """The revocation is a staff action on its own connection, committed while the build's
+    transaction (its server-side cursor) is open: the next access check sees it."""
+    extract = queued_extract(events=1, pieces=6)
+    link = MidLink.objects.get(provider=extract.provider, mid=MID)
+    staff = StaffFactory()
+    go, revoked = threading.Event(), threading.Event()
+
+    def revoke() -> None:
+        try:
+            assert go.wait(10)
+            mid_link_revoke(link=link, actor=staff, reason="Letter withdrawn")
+            revoked.set()
+        finally:
+            connection.close()
+
+    other = threading.Thread(target=revoke)
+    other.start()
+    progress = []
+
+    def after_chunk(rows: int) -> None:
+        progress.append(rows)
+        if len(progress) == 1:
+            go.set()
+            assert revoked.wait(10)
+
+    result = extract_build(extract_id=extract.pk, chunk_rows=2, on_progress=after_chunk)
+    other.join(10)
+
+    assert progress == [2]
+    assert result.status == ExtractStatus.FAILED
+    assert f"access to MID {MID} was withdrawn" in result.status_reason
+    extract.refresh_from_db()
+    assert not extract.file and extract.row_count is None
+    assert files_under(private_root) == []
