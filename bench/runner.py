@@ -33,7 +33,7 @@ def main() -> int:
     text = report.render_markdown(rows, info, checks, started, seconds)
     if report.REPORT_PATH.exists():  # the other benchmarks' sections are other runs': kept
         previous = report.REPORT_PATH.read_text()
-        for heading in (sections.BILLING_HEADING, sections.API_HEADING):
+        for heading in (sections.BILLING_HEADING, sections.API_HEADING, sections.EXTRACTS_HEADING):
             kept = sections.extract(previous, heading)
             text = text.rstrip() + "\n\n" + kept if kept else text
     report.REPORT_PATH.write_text(text)

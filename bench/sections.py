@@ -7,6 +7,7 @@ import re
 
 API_HEADING = "## Tracking API"
 BILLING_HEADING = "## Billing run"
+EXTRACTS_HEADING = "## Scan event extracts"
 
 
 def _span(text: str, heading: str) -> tuple[int, int] | None:
