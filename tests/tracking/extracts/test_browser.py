@@ -77,3 +77,9 @@ def test_a_developer_requests_and_downloads_an_extract(
     data = open(path, "rb").read()
     assert hashlib.sha256(data).hexdigest() == extract.sha256
     assert download_info.value.suggested_filename == f"{extract.public_id}.csv.gz"
+
+    # The same page on a phone: the table stacks, long hashes and ids wrap.
+    page.set_viewport_size({"width": 375, "height": 800})
+    page.reload()
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 375
+    shot("phone")
