@@ -8,20 +8,16 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from accounts.constants import MembershipRole
-
-# The browser fixtures of tests/browser (system Chromium, the async-unsafe switch), reused.
-from tests.browser.conftest import (  # noqa: F401
-    browser,
-    browser_context_args,
-    browser_type,
-    browser_type_launch_args,
-    launch_browser,
-    playwright,
-    serious_accessibility_violations,
-    shot,
-)
+from tests.browser.conftest import serious_accessibility_violations
 from tests.factories import MembershipFactory
-from tests.tracking.webhooks.helpers import MID, SECRET, allowed_provider, number_for, store_piece
+from tests.tracking.webhooks.helpers import (
+    MID,
+    SECRET,
+    allowed_provider,
+    number_for,
+    receiver,  # noqa: F401 - a fixture
+    store_piece,
+)
 from tracking.constants import DeliveryStatus
 from tracking.models import Subscription, WebhookDelivery
 from tracking.webhooks import tasks
@@ -43,9 +39,9 @@ def signed_in(page: Page, client, url: str, user) -> None:
 def test_a_developer_subscribes_sees_the_delivery_log_and_replays(
     page: Page,
     client,
-    receiver,
+    receiver,  # noqa: F811 - the fixture imported above
     monkeypatch,
-    shot,  # noqa: F811 - the fixture imported above
+    shot,
 ):
     # No worker here: the replay's task is recorded instead of published (the delivery itself
     # is sent below by calling the service, as the worker would).

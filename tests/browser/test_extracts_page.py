@@ -10,18 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from accounts.constants import MembershipRole
-
-# The browser fixtures of tests/browser (system Chromium, the async-unsafe switch), reused.
-from tests.browser.conftest import (  # noqa: F401
-    browser,
-    browser_context_args,
-    browser_type,
-    browser_type_launch_args,
-    launch_browser,
-    playwright,
-    serious_accessibility_violations,
-    shot,
-)
+from tests.browser.conftest import serious_accessibility_violations
 from tests.tracking.extracts.helpers import MID, member, recent, shipper, store
 from tracking.models import Extract
 
@@ -40,7 +29,7 @@ def test_a_developer_requests_and_downloads_an_extract(
     client,
     live_server,
     celery_worker,
-    shot,  # noqa: F811 - the fixture imported above
+    shot,
 ):
     provider = shipper()
     store(MID, 3, events=2)
