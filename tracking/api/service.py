@@ -30,8 +30,8 @@ def new_request_id() -> str:
     return uuid.uuid4().hex
 
 
-def _unavailable() -> ApiError:
-    # Without Redis nothing can be metered or recorded, so nothing is disclosed.
+def unavailable() -> ApiError:
+    """Without Redis nothing can be metered or recorded, so nothing is disclosed: a 503."""
     return ApiError(
         503,
         [
@@ -53,6 +53,25 @@ def quota_headers(quota: QuotaResult) -> dict[str, str]:
     }
 
 
+def consume_quota(
+    *, caller: ApiCaller, calls: int, refusal: Callable[[QuotaResult], str]
+) -> QuotaResult:
+    """Count `calls` against the caller's hour, or raise: 429 over quota (with `refusal`'s
+    detail and Retry-After), 503 when Redis is down. Every metered API surface calls this."""
+    try:
+        quota = quotas.consume(app_id=caller.app_id, calls=calls, limit=caller.quota_per_hour)
+    except RedisError as exc:
+        raise unavailable() from exc
+    if not quota.allowed:
+        raise ApiError(
+            429,
+            [Problem(429, "QUOTA_EXCEEDED", refusal(quota), title="Too Many Requests.")],
+            message=QUOTA_MESSAGE,
+            headers={"Retry-After": str(quota.reset_in), **quota_headers(quota)},
+        )
+    return quota
+
+
 def serve(
     *,
     caller: ApiCaller,
@@ -63,24 +82,15 @@ def serve(
 ) -> Served:
     """Raises ApiError (429 over quota, 503 when Redis is down); per-number refusals are in
     the outcomes."""
-    try:
-        quota = quotas.consume(
-            app_id=caller.app_id, calls=len(requests), limit=caller.quota_per_hour
-        )
-    except RedisError as exc:
-        raise _unavailable() from exc
-    if not quota.allowed:
-        detail = (
+    quota = consume_quota(
+        caller=caller,
+        calls=len(requests),
+        refusal=lambda quota: (
             f"This app may look up {quota.limit} tracking numbers per hour and has "
             f"{quota.remaining} left; this request asked for {len(requests)}. "
             f"The count starts again in {quota.reset_in} seconds."
-        )
-        raise ApiError(
-            429,
-            [Problem(429, "QUOTA_EXCEEDED", detail, title="Too Many Requests.")],
-            message=QUOTA_MESSAGE,
-            headers={"Retry-After": str(quota.reset_in), **quota_headers(quota)},
-        )
+        ),
+    )
     outcomes = track(caller=caller, requests=requests, shape=shape, parameter=parameter)
     for outcome in outcomes:
         if outcome.problem is not None:
@@ -90,5 +100,5 @@ def serve(
             disclosure_records(caller=caller, outcomes=outcomes, request_id=request_id)
         )
     except RedisError as exc:
-        raise _unavailable() from exc
+        raise unavailable() from exc
     return Served(outcomes=outcomes, quota=quota)

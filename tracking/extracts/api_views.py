@@ -22,9 +22,9 @@ from accounts.models import Provider
 from accounts.portal import client_ip
 from agreements.decision import Decision, decide_many
 from core.errors import DomainError
-from tracking.api import disclosures, quotas
+from tracking.api import disclosures
 from tracking.api.errors import ApiError, Problem
-from tracking.api.service import QUOTA_MESSAGE, quota_headers
+from tracking.api.service import consume_quota, unavailable
 from tracking.api.views import ERROR_RESPONSES, TrackingApiView
 from tracking.constants import ExtractSource, ExtractStatus
 from tracking.extracts import selectors
@@ -53,15 +53,6 @@ WIRE_NAMES = {
     "end_date": "endDate",
     "file_format": "format",
 }
-RETRY_AFTER_UNAVAILABLE = 30
-
-
-def _unavailable(detail: str, retry_after: int) -> ApiError:
-    return ApiError(
-        503,
-        [Problem(503, "SERVICE_UNAVAILABLE", detail)],
-        headers={"Retry-After": str(retry_after)},
-    )
 
 
 def page_disclosures(
@@ -184,10 +175,7 @@ class ExtractEventsView(ExtractApiView):
                 )
             )
         except RedisError as exc:
-            raise _unavailable(
-                "Tracking is briefly unavailable; please retry after the time in Retry-After.",
-                RETRY_AFTER_UNAVAILABLE,
-            ) from exc
+            raise unavailable() from exc
         # Always a cursor, even when the window has ended: USPS scans arrive late and are
         # filed by their GMT time, so a finished window can still gain events. The client
         # stops when it has what it needs, or polls the cursor later.
@@ -195,33 +183,16 @@ class ExtractEventsView(ExtractApiView):
         return Response({"events": page.events, "next": cursor, "limit": query.limit})
 
     def _consume(self, caller, query: EventsQuery) -> None:
-        try:
-            quota = quotas.consume(
-                app_id=caller.app_id, calls=query.calls, limit=caller.quota_per_hour
-            )
-        except RedisError as exc:
-            raise _unavailable(
-                "Tracking is briefly unavailable; please retry after the time in Retry-After.",
-                RETRY_AFTER_UNAVAILABLE,
-            ) from exc
-        self.quota = quota
-        if not quota.allowed:
-            raise ApiError(
-                429,
-                [
-                    Problem(
-                        429,
-                        "QUOTA_EXCEEDED",
-                        f"This page costs {query.calls} calls (one per 100 events of `limit`) "
-                        f"and the app has {quota.remaining} of its {quota.limit} left this "
-                        f"hour. The count starts again in {quota.reset_in} seconds; a smaller "
-                        "limit costs less.",
-                        title="Too Many Requests.",
-                    )
-                ],
-                message=QUOTA_MESSAGE,
-                headers={"Retry-After": str(quota.reset_in), **quota_headers(quota)},
-            )
+        self.quota = consume_quota(
+            caller=caller,
+            calls=query.calls,
+            refusal=lambda quota: (
+                f"This page costs {query.calls} calls (one per 100 events of `limit`) "
+                f"and the app has {quota.remaining} of its {quota.limit} left this "
+                f"hour. The count starts again in {quota.reset_in} seconds; a smaller "
+                "limit costs less."
+            ),
+        )
 
 
 def _status_body(request: Request, extract: Extract) -> dict[str, Any]:
